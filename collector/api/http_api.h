@@ -1,0 +1,60 @@
+// The collector's HTTP API, on loopback by default:
+//   GET /healthz                 "ok"
+//   GET /metrics                 Prometheus text (self-metrics)
+//   GET /api/v1/status           collector counters + every agent's state (JSON)
+//   GET /api/v1/query?kind=K&node=N&name=X&since=T&until=T&limit=L   records (JSON)
+// custosctl talks to it. Times are RFC 3339 or relative ("15m" = 15 minutes ago).
+//
+// Owns the server's threads; Start/Stop from one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "collector/store/store.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace custos::api {
+
+struct ApiOptions {
+  std::string host = "127.0.0.1";
+  int port = 7080;  // 0 picks a free port
+  int64_t agent_connected_within_nanos = 20 * kNanosPerSecond;
+};
+
+class HttpApi {
+ public:
+  HttpApi(ApiOptions options, store::Store& store, MetricsRegistry& metrics, Clock& clock = Clock::Real());
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  Status Start();
+  void Stop();
+  int port() const { return port_; }
+
+ private:
+  void Routes();
+
+  const ApiOptions options_;
+  store::Store& store_;
+  MetricsRegistry& metrics_;
+  Clock& clock_;
+  int64_t started_unix_nanos_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Parses "2026-11-26T14:00:00Z", a Unix time in seconds, or a relative "15m"
+// (that long before `now`). Shared with custosctl.
+Result<int64_t> ParseTimeArg(const std::string& text, int64_t now_unix_nanos);
+
+}  // namespace custos::api

@@ -1,0 +1,60 @@
+// custos-collector's assembly: ingest (ZeroMQ + CURVE + ZAP) → store (SQLite)
+// and the HTTP API. Reads collector.toml (deploy/collector.toml documents
+// every key).
+//
+// Thread-safe: Start/Stop from one thread; StatusLine() from any.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "collector/api/http_api.h"
+#include "collector/ingest/allow_list.h"
+#include "collector/ingest/ingest_server.h"
+#include "collector/store/sqlite_store.h"
+#include "common/config.h"
+#include "common/metrics.h"
+
+namespace custos::collector {
+
+struct CollectorConfig {
+  std::string state_dir = "/var/lib/custos/collector";
+  std::string secret_key_file = "/etc/custos/collector/collector.key";
+  std::string enrolled_dir = "/etc/custos/collector/agents";
+  ingest::IngestOptions ingest;
+  store::SqliteOptions store;
+  api::ApiOptions api;
+  bool api_enabled = true;
+};
+
+Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
+
+class Collector {
+ public:
+  static Result<std::unique_ptr<Collector>> Create(const CollectorConfig& config);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  Status Start();
+  void Stop();
+  // Re-reads the enrolment directory (SIGHUP).
+  void Reload();
+  std::string StatusLine() const;
+  MetricsRegistry& metrics() { return metrics_; }
+  std::string ingest_endpoint() const { return ingest_->endpoint(); }
+  int api_port() const { return api_ ? api_->port() : 0; }
+
+ private:
+  explicit Collector(CollectorConfig config) : config_(std::move(config)) {}
+
+  CollectorConfig config_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<ingest::AllowList> allow_list_;
+  std::unique_ptr<ingest::IngestServer> ingest_;
+  std::unique_ptr<api::HttpApi> api_;
+  bool started_ = false;
+};
+
+}  // namespace custos::collector

@@ -1,0 +1,18 @@
+// custosctl's commands. Each takes its arguments (after the command name) and
+// returns the process exit code; output goes to stdout, errors to stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace custos::ctl {
+
+using Args = std::vector<std::string>;
+
+int RunKeygen(const Args& args);
+int RunEnroll(const Args& args);
+int RunUnenroll(const Args& args);
+int RunStatus(const Args& args);
+int RunQuery(const Args& args);
+
+}  // namespace custos::ctl

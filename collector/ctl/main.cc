@@ -1,0 +1,46 @@
+// custosctl: the operator's and compliance officer's command line.
+#include <cstdio>
+#include <string>
+
+#include "collector/ctl/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: custosctl COMMAND [ARGS]\n"
+    "\n"
+    "keys and enrolment:\n"
+    "  keygen    --out DIR --name NAME        write a CURVE key pair (NAME.key 0600, NAME.pub)\n"
+    "  enroll    --node ID --key AGENT.pub    admit an agent's key on the collector\n"
+    "  unenroll  --node ID                    refuse an agent's key from now on\n"
+    "observing:\n"
+    "  status    [--json]                     collector counters and every agent's state\n"
+    "  query     [--kind K] [--node N] ...    latest records (custosctl query --help)\n"
+    "\n"
+    "The collector API defaults to http://127.0.0.1:7080 (--api URL or CUSTOS_API).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  custos::ctl::Args args(argv + 2, argv + argc);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::printf("custosctl %s\n", CUSTOS_VERSION);
+    return 0;
+  }
+  if (cmd == "keygen") return custos::ctl::RunKeygen(args);
+  if (cmd == "enroll") return custos::ctl::RunEnroll(args);
+  if (cmd == "unenroll") return custos::ctl::RunUnenroll(args);
+  if (cmd == "status") return custos::ctl::RunStatus(args);
+  if (cmd == "query") return custos::ctl::RunQuery(args);
+  std::fprintf(stderr, "custosctl: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,59 @@
+// The embedded store: one SQLite file in WAL mode.
+//
+// One table per record kind (logs, metrics, spans, gpu_samples, gpu_events,
+// access_events, gaps) with a timestamp index, a resources table interning
+// each distinct Resource, a batches table that is the dedup set
+// (agent_id, epoch, seq) and an agents table with each agent's latest stats.
+//
+// synchronous=FULL by default: a commit (and so an ack) survives power loss,
+// not just a process crash; batched transactions keep the fsync cost small.
+//
+// Thread-safety: see store.h. Writes use one connection (writer thread);
+// queries use a second connection guarded by a mutex.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "collector/store/sqlite_db.h"
+#include "collector/store/store.h"
+
+namespace custos::store {
+
+struct SqliteOptions {
+  std::string path;
+  bool synchronous_full = true;
+};
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
+
+  // Store
+  Result<std::vector<CommitOutcome>> Commit(const std::vector<const IngestedBatch*>& batches) override;
+  Result<uint64_t> DeleteOlderThan(int64_t cutoff_unix_nanos) override;
+  Result<nlohmann::json> Agents() override;
+  Result<nlohmann::json> Query(const RecordQuery& query) override;
+  Result<nlohmann::json> Counts() override;
+
+ private:
+  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+  Status Init();
+  Status CommitOne(const IngestedBatch& b, CommitOutcome* outcome);
+  Result<int64_t> ResourceId(const v1::Resource& r);
+  Status InsertRecord(const v1::Record& r, int64_t resource, const IngestedBatch& b);
+  Status UpsertAgent(const IngestedBatch& b, int64_t records, bool data);
+
+  const SqliteOptions options_;
+  // Writer connection and its statements (writer thread only).
+  std::unique_ptr<Db> db_;
+  std::map<std::string, std::unique_ptr<Statement>> stmts_;
+  std::map<std::string, int64_t> resource_ids_;  // fingerprint -> id
+
+  std::mutex read_mu_;
+  std::unique_ptr<Db> read_db_;  // guarded by read_mu_
+};
+
+}  // namespace custos::store

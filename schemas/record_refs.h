@@ -1,0 +1,16 @@
+// Access to the fields every record kind shares, whichever kind a Record holds.
+#pragma once
+
+#include <cstdint>
+
+#include "custos/v1/records.pb.h"
+
+namespace custos {
+
+// The resource_ref of the record `r` holds (0 when it holds none).
+uint32_t ResourceRefOf(const v1::Record& r);
+void SetResourceRef(v1::Record* r, uint32_t ref);
+// Its timestamp (start time for spans); 0 when unset.
+uint64_t TimeOf(const v1::Record& r);
+
+}  // namespace custos
