@@ -31,7 +31,7 @@ Result<AgentConfig> ReadAgentConfig(ConfigFile& file) {
   c.server_key_file = collector.String("server_key", c.server_key_file);
 
   ConfigSection identity = file.Section("identity");
-  c.secret_key_file = identity.String("key", c.secret_key_file);
+  c.secret_key_file = SecretPath(identity.String("key", ""), "agent.key", c.secret_key_file);
 
   ConfigSection state = file.Section("state");
   c.state_dir = state.String("dir", c.state_dir);

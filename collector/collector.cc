@@ -12,7 +12,7 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
 
   ConfigSection ingest = file.Section("ingest");
   c.ingest.bind = ingest.String("listen", c.ingest.bind);
-  c.secret_key_file = ingest.String("key", c.secret_key_file);
+  c.secret_key_file = SecretPath(ingest.String("key", ""), "collector.key", c.secret_key_file);
   c.enrolled_dir = ingest.String("enrolled_dir", c.enrolled_dir);
   c.ingest.limits.max_batch_bytes = ingest.Bytes("max_batch_size", c.ingest.limits.max_batch_bytes);
   c.ingest.queue_batches = static_cast<size_t>(ingest.Int("queue_batches", 512, 1, 1'000'000));

@@ -2,7 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <unistd.h>
+
 #include <cctype>
+#include <cstdlib>
 #include <cmath>
 #include <sstream>
 
@@ -34,6 +37,15 @@ void CollectKeys(const toml::table& t, const std::string& prefix, std::vector<st
 }
 
 }  // namespace
+
+std::string SecretPath(const std::string& configured, const std::string& name, const std::string& fallback) {
+  if (!configured.empty()) return configured;
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY")) {
+    std::string path = std::string(dir) + "/" + name;
+    if (::access(path.c_str(), R_OK) == 0) return path;
+  }
+  return fallback;
+}
 
 Result<int64_t> ParseDuration(const std::string& text) {
   size_t i = 0;

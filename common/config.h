@@ -84,6 +84,11 @@ class ConfigFile {
   std::vector<std::string> errors_;
 };
 
+// The path of a secret: `configured` when the config names one, else the
+// systemd credential `name` when the service got it (LoadCredential=), else
+// `fallback`.
+std::string SecretPath(const std::string& configured, const std::string& name, const std::string& fallback);
+
 // Parsers shared with command-line flags.
 Result<int64_t> ParseDuration(const std::string& text);
 Result<uint64_t> ParseBytes(const std::string& text);

@@ -156,7 +156,13 @@ std::string RenderRecords(const nlohmann::json& result) {
     rows.push_back({"TIME", "HOST", "UNIT", "NAME", "VALUE", "ATTRIBUTES"});
     for (const auto& r : records) {
       char v[64];
-      std::snprintf(v, sizeof v, "%.6g", r.value("value", 0.0));
+      double value = r.value("value", 0.0);
+      // Whole numbers (bytes, counts) print in full; fractions with 6 significant digits.
+      if (value == static_cast<double>(static_cast<int64_t>(value)) && value < 1e15 && value > -1e15) {
+        std::snprintf(v, sizeof v, "%lld", static_cast<long long>(value));
+      } else {
+        std::snprintf(v, sizeof v, "%.6g", value);
+      }
       rows.push_back({FormatTime(r.value("ts", int64_t{0})), str(r, "hostname"), str(r, "unit"), str(r, "name"), v,
                       attrs(r, "attributes")});
     }

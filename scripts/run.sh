@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs, builds and starts custos on this machine: a collector (embedded
+# SQLite) and an agent enrolled with it, both in the background, with their
+# state, keys, configs and logs under .state/ (CUSTOS_HOME to change).
+# Then shows what flows. Stop both with: scripts/run.sh stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+HOME_DIR=${CUSTOS_HOME:-$ROOT/.state}
+BIN=$ROOT/${BUILD_DIR:-build}/bin
+INGEST_PORT=${CUSTOS_INGEST_PORT:-7070}
+API_PORT=${CUSTOS_API_PORT:-7080}
+export CUSTOS_API=http://127.0.0.1:$API_PORT
+
+stop() {
+  for d in agent collector; do
+    if [[ -f $HOME_DIR/$d.pid ]] && kill "$(cat "$HOME_DIR/$d.pid")" 2>/dev/null; then
+      echo "stopping custos-$d (pid $(cat "$HOME_DIR/$d.pid"))"
+      for _ in $(seq 1 50); do kill -0 "$(cat "$HOME_DIR/$d.pid")" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$HOME_DIR/$d.pid"
+  done
+}
+if [[ ${1:-} == stop ]]; then stop; exit 0; fi
+
+./scripts/bootstrap.sh
+echo "building (first build takes a few minutes on 2 cores)..."
+./scripts/build.sh -DCUSTOS_BUILD_TESTS=OFF -DCUSTOS_BUILD_BENCH=OFF
+stop
+
+mkdir -p "$HOME_DIR"/{keys,agents,collector,agent}
+chmod 700 "$HOME_DIR/keys"
+[[ -f $HOME_DIR/keys/collector.key ]] || "$BIN/custosctl" keygen --out "$HOME_DIR/keys" --name collector >/dev/null
+[[ -f $HOME_DIR/keys/agent.key ]] || "$BIN/custosctl" keygen --out "$HOME_DIR/keys" --name agent >/dev/null
+NODE_ID=$(cat /etc/machine-id 2>/dev/null || hostname)
+"$BIN/custosctl" enroll --node "$NODE_ID" --key "$HOME_DIR/keys/agent.pub" --dir "$HOME_DIR/agents"
+
+cat >"$HOME_DIR/collector.toml" <<TOML
+# Written by scripts/run.sh; see deploy/collector.toml for every key.
+[state]
+dir = "$HOME_DIR/collector"
+[ingest]
+listen = "tcp://127.0.0.1:$INGEST_PORT"
+key = "$HOME_DIR/keys/collector.key"
+enrolled_dir = "$HOME_DIR/agents"
+[api]
+listen = "127.0.0.1:$API_PORT"
+TOML
+cat >"$HOME_DIR/agent.toml" <<TOML
+# Written by scripts/run.sh; see deploy/agent.toml for every key.
+[node]
+id = "$NODE_ID"
+region = "local"
+[collector]
+endpoint = "tcp://127.0.0.1:$INGEST_PORT"
+server_key = "$HOME_DIR/keys/collector.pub"
+[identity]
+key = "$HOME_DIR/keys/agent.key"
+[state]
+dir = "$HOME_DIR/agent"
+[sources.host_metrics]
+interval = "5s"
+TOML
+
+nohup "$BIN/custos-collector" --config "$HOME_DIR/collector.toml" >>"$HOME_DIR/collector.log" 2>&1 &
+echo $! >"$HOME_DIR/collector.pid"
+for _ in $(seq 1 50); do "$BIN/custosctl" status >/dev/null 2>&1 && break; sleep 0.2; done
+nohup "$BIN/custos-agent" --config "$HOME_DIR/agent.toml" >>"$HOME_DIR/agent.log" 2>&1 &
+echo $! >"$HOME_DIR/agent.pid"
+
+echo "waiting for the first metrics..."
+for _ in $(seq 1 60); do
+  if "$BIN/custosctl" query --kind metrics --limit 1 2>/dev/null | grep -q node_; then break; fi
+  sleep 0.5
+done
+echo
+"$BIN/custosctl" status
+echo
+"$BIN/custosctl" query --kind metrics --name node_load --limit 3
+echo
+"$BIN/custosctl" query --kind metrics --name node_memory_bytes --limit 7
+cat <<TXT
+
+custos is running: collector pid $(cat "$HOME_DIR/collector.pid"), agent pid $(cat "$HOME_DIR/agent.pid").
+  logs:     $HOME_DIR/collector.log, $HOME_DIR/agent.log
+  explore:  export CUSTOS_API=$CUSTOS_API PATH=\$PATH:$BIN
+            custosctl status; custosctl query --kind metrics --since 5m --limit 50
+            curl -s $CUSTOS_API/metrics
+  stop:     scripts/run.sh stop
+TXT
