@@ -25,7 +25,7 @@ if [[ ${1:-} == stop ]]; then stop; exit 0; fi
 
 ./scripts/bootstrap.sh
 echo "building (first build takes a few minutes on 2 cores)..."
-./scripts/build.sh -DCUSTOS_BUILD_TESTS=OFF -DCUSTOS_BUILD_BENCH=OFF
+./scripts/build.sh custos-collector custos-agent custosctl
 stop
 
 mkdir -p "$HOME_DIR"/{keys,agents,collector,agent}
