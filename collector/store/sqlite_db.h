@@ -21,19 +21,26 @@ class Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  // Binds are 1-based, like SQLite's.
+  // Binds are 1-based, like SQLite's. Text and blobs are not copied: the
+  // bytes must stay alive until Exec()/Step() has run (bind, then run, in one
+  // scope), which spares a copy per column on the ingest path.
   void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   void Bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
   void Bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   }
   void BindBlob(int i, std::string_view v) {
     if (v.empty()) {
       sqlite3_bind_null(stmt_, i);
     } else {
-      sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     }
   }
+  // Binding a temporary would dangle: refuse it at compile time.
+  void Bind(int i, std::string&& v) = delete;
+  void Bind(int i, const std::string&& v) = delete;
+  void BindBlob(int i, std::string&& v) = delete;
+  void BindBlob(int i, const std::string&& v) = delete;
   void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
 
   // Runs a statement that returns no rows; resets it for reuse.

@@ -68,11 +68,41 @@ const std::map<std::string, std::string>& KindTables() {
   return kTables;
 }
 
-// A compact JSON object for a string map (attributes, labels, fields).
+void AppendJsonString(std::string* out, const std::string& s) {
+  static const char* kHex = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    } else {
+      out->push_back(static_cast<char>(c));  // UTF-8 passes through
+    }
+  }
+  out->push_back('"');
+}
+
+// A compact JSON object for a string map (attributes, labels, fields), keys
+// sorted so that equal maps give equal text. Empty maps give "".
 std::string MapJson(const google::protobuf::Map<std::string, std::string>& m) {
   if (m.empty()) return "";
-  std::map<std::string, std::string> sorted(m.begin(), m.end());
-  return nlohmann::json(sorted).dump();
+  std::vector<const google::protobuf::MapPair<std::string, std::string>*> items;
+  items.reserve(m.size());
+  for (const auto& kv : m) items.push_back(&kv);
+  std::sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::string out = "{";
+  for (const auto* kv : items) {
+    if (out.size() > 1) out.push_back(',');
+    AppendJsonString(&out, kv->first);
+    out.push_back(':');
+    AppendJsonString(&out, kv->second);
+  }
+  out.push_back('}');
+  return out;
 }
 
 std::string Hex(const std::string& bytes) {
@@ -171,7 +201,8 @@ Result<int64_t> SqliteStore::ResourceId(const v1::Resource& r) {
     add.Bind(6, r.systemd_unit());
     add.Bind(7, r.container_id());
     add.Bind(8, r.service_name());
-    add.Bind(9, MapJson(r.labels()));
+    const std::string labels = MapJson(r.labels());
+    add.Bind(9, labels);
     CUSTOS_RETURN_IF_ERROR(add.Exec());
     id = sqlite3_last_insert_rowid(db_->raw());
   }
@@ -183,13 +214,14 @@ Status SqliteStore::InsertRecord(const v1::Record& rec, int64_t res, const Inges
   switch (rec.kind_case()) {
     case v1::Record::kLog: {
       const v1::LogRecord& r = rec.log();
+      const std::string fields = MapJson(r.fields());
       Statement& s = *stmts_["log"];
       s.Bind(1, I(r.time_unix_nano()));
       s.Bind(2, res);
       s.Bind(3, int64_t{r.severity()});
       s.Bind(4, r.source());
       s.Bind(5, r.message());
-      s.Bind(6, MapJson(r.fields()));
+      s.Bind(6, fields);
       s.BindBlob(7, r.trace_id());
       s.BindBlob(8, r.span_id());
       s.Bind(9, int64_t{r.pid()});
@@ -198,20 +230,23 @@ Status SqliteStore::InsertRecord(const v1::Record& rec, int64_t res, const Inges
     }
     case v1::Record::kMetric: {
       const v1::MetricPoint& r = rec.metric();
+      const std::string attributes = MapJson(r.attributes());
+      const std::string histogram = r.has_histogram() ? r.histogram().SerializeAsString() : std::string();
       Statement& s = *stmts_["metric"];
       s.Bind(1, I(r.time_unix_nano()));
       s.Bind(2, res);
       s.Bind(3, r.name());
       s.Bind(4, int64_t{r.type()});
       s.Bind(5, r.unit());
-      s.Bind(6, MapJson(r.attributes()));
+      s.Bind(6, attributes);
       s.Bind(7, r.value());
       s.Bind(8, I(r.start_time_unix_nano()));
-      s.BindBlob(9, r.has_histogram() ? r.histogram().SerializeAsString() : std::string());
+      s.BindBlob(9, histogram);
       return s.Exec();
     }
     case v1::Record::kSpan: {
       const v1::Span& r = rec.span();
+      const std::string attributes = MapJson(r.attributes());
       Statement& s = *stmts_["span"];
       s.Bind(1, I(r.start_time_unix_nano()));
       s.Bind(2, res);
@@ -223,7 +258,7 @@ Status SqliteStore::InsertRecord(const v1::Record& rec, int64_t res, const Inges
       s.Bind(8, I(r.end_time_unix_nano()));
       s.Bind(9, int64_t{r.status_code()});
       s.Bind(10, r.status_message());
-      s.Bind(11, MapJson(r.attributes()));
+      s.Bind(11, attributes);
       return s.Exec();
     }
     case v1::Record::kGpuSample: {
@@ -316,9 +351,10 @@ Status SqliteStore::UpsertAgent(const IngestedBatch& b, int64_t records, bool da
       if (r.has_gap()) lost += I(r.gap().lost_records());
     }
   }
+  static const std::string kEmpty;
   s.Bind(1, b.agent_id);
-  s.Bind(2, node ? node->hostname() : std::string());
-  s.Bind(3, node ? node->region() : std::string());
+  s.Bind(2, node ? node->hostname() : kEmpty);
+  s.Bind(3, node ? node->region() : kEmpty);
   s.Bind(4, b.received_unix_nanos);
   s.Bind(5, I(batch.spool_epoch()));
   s.Bind(6, I(batch.seq()));
@@ -327,7 +363,8 @@ Status SqliteStore::UpsertAgent(const IngestedBatch& b, int64_t records, bool da
   s.Bind(9, records > 0 ? records : 0);
   s.Bind(10, int64_t{data && records < 0 ? 1 : 0});
   s.Bind(11, lost);
-  s.BindBlob(12, batch.stats().SerializeAsString());
+  const std::string stats = batch.stats().SerializeAsString();
+  s.BindBlob(12, stats);
   return s.Exec();
 }
 

@@ -91,6 +91,11 @@ Cluster::~Cluster() {
   }
 }
 
+void Cluster::AppendCollectorConfig(const std::string& toml) {
+  auto text = ReadFile(dir_ + "/collector.toml");
+  (void)WriteFileAtomic(dir_ + "/collector.toml", (text.ok() ? *text : std::string()) + toml);
+}
+
 void Cluster::StartCollector() {
   collector_.Start({bin_ + "/custos-collector", "--config", dir_ + "/collector.toml"}, dir_ + "/collector.log");
 }

@@ -48,6 +48,10 @@ class Cluster {
   bool WaitFor(const std::string& sql, int64_t want, int timeout_seconds) const;
   std::string ReadLog(const std::string& which) const;  // "agent" or "collector"
 
+  pid_t agent_pid() const { return agent_.pid(); }
+  pid_t collector_pid() const { return collector_.pid(); }
+  // Appends to the collector's TOML (before StartCollector).
+  void AppendCollectorConfig(const std::string& toml);
   const std::string& dir() const { return dir_; }
   const std::string& node_id() const { return node_id_; }
   std::string spool_dir() const { return dir_ + "/agent/spool"; }

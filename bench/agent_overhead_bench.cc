@@ -1,0 +1,76 @@
+// Agent cost at a steady 1,000 records/s (generator) plus host and cgroup
+// metrics every 10 s, shipping to a real collector over CURVE: CPU as % of one
+// core and RSS, read from /proc/<pid> of the agent process.
+//
+//   agent_overhead_bench [seconds=30] [rate=1000]
+//
+// Prints one summary line; see bench/README.md.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/harness.h"
+
+namespace {
+
+// utime + stime of `pid` in seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double RssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int seconds = argc > 1 ? std::atoi(argv[1]) : 30;
+  int rate = argc > 2 ? std::atoi(argv[2]) : 1000;
+  custos::e2e::Cluster c("[sources.host_metrics]\ninterval = \"10s\"\n"
+                         "[sources.generator]\nenabled = true\nrate = " + std::to_string(rate) + "\n");
+  c.StartCollector();
+  c.StartAgent();
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // warm up: connect, first samples
+  pid_t pid = c.agent_pid();
+  int64_t stored0 = c.QueryInt("SELECT count(*) FROM logs");
+  double cpu0 = CpuSeconds(pid);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<double> rss;
+  for (int i = 0; i < seconds; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    rss.push_back(RssMiB(pid));
+  }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double cpu = CpuSeconds(pid) - cpu0;
+  int64_t stored = c.QueryInt("SELECT count(*) FROM logs") - stored0;
+  std::vector<double> sorted = rss;
+  std::sort(sorted.begin(), sorted.end());
+  std::printf(
+      "agent_overhead: %d records/s + host metrics/10s for %.0f s: CPU %.2f %% of one core, RSS median %.1f MiB "
+      "(max %.1f) | delivered %.0f records/s | target < 2 %% and < 30 MiB\n",
+      rate, wall, 100.0 * cpu / wall, sorted[sorted.size() / 2], sorted.back(), stored / wall);
+  return 0;
+}
