@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 #include <zmq.hpp>
 
 #include "common/files.h"
@@ -131,11 +132,14 @@ void Sender::Run() {
 
   while (!stop_.load()) {
     int64_t now = clock_.MonotonicNanos();
-    // Resend what timed out (oldest first).
-    for (auto& [seq, f] : in_flight) {
-      if (f.deadline <= now) {
-        if (!send_batch(seq, true)) break;
-      }
+    // Resend what timed out (oldest first). send_batch may erase entries, so
+    // the due seqs are collected first.
+    std::vector<uint64_t> due;
+    for (const auto& [seq, f] : in_flight) {
+      if (f.deadline <= now) due.push_back(seq);
+    }
+    for (uint64_t seq : due) {
+      if (!send_batch(seq, true)) break;
     }
     // Fill the window with new durable entries.
     while (in_flight.size() < options_.window) {

@@ -98,6 +98,7 @@ void IngestServer::Refuse(zmq::socket_t& router, const std::string& routing_id, 
 void IngestServer::RunIngest() {
   zmq::socket_t& router = *router_;
   zmq::socket_t acks(ctx_, zmq::socket_type::pull);
+  acks.set(zmq::sockopt::linger, 0);
   acks.bind(kAckEndpoint);
   while (!stop_.load()) {
     bool queue_full;
@@ -173,6 +174,7 @@ void IngestServer::RunIngest() {
 void IngestServer::RunWriter() {
   zmq::socket_t acks(ctx_, zmq::socket_type::push);
   acks.set(zmq::sockopt::sndhwm, 0);  // acks are few and must not be dropped
+  acks.set(zmq::sockopt::linger, 0);  // at shutdown, an unsent ack is resent-for by the agent
   acks.connect(kAckEndpoint);
   int64_t next_retention = clock_.MonotonicNanos() + 5 * kNanosPerSecond;
   while (true) {
