@@ -6,7 +6,7 @@
 namespace custos::agent {
 
 Agent::Agent(AgentConfig config, Clock& clock)
-    : config_(std::move(config)), clock_(clock), started_unix_nanos_(clock.NowUnixNanos()) {}
+    : config_(std::move(config)), started_unix_nanos_(clock.NowUnixNanos()) {}
 
 Agent::~Agent() { Stop(); }
 

@@ -47,7 +47,6 @@ class Agent {
   void FillStats(v1::AgentStats* stats) const;
 
   AgentConfig config_;
-  Clock& clock_;
   int64_t started_unix_nanos_;
   MetricsRegistry metrics_;
   v1::Resource node_;

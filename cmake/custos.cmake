@@ -9,6 +9,12 @@ endif()
 if(CUSTOS_WERROR)
   list(APPEND CUSTOS_WARNINGS -Werror)
 endif()
+if(CUSTOS_BUILD_FUZZERS)
+  # Instrument everything for coverage, so the fuzzers explore the libraries
+  # they call, not just their own entry point.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 if(CUSTOS_SANITIZE)
   add_compile_options(-fsanitize=${CUSTOS_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${CUSTOS_SANITIZE})

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "collector/collector.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -36,6 +38,10 @@ int main(int argc, char** argv) {
   }
 
   SignalWaiter signals;  // before any thread starts
+  // libprotobuf would log every undecodable frame an agent sends (invalid
+  // UTF-8, ...) to stderr; the ingest stage already refuses, counts and logs
+  // each one, rate-limited by reason, so protobuf's own lines are dropped.
+  google::protobuf::SetLogHandler(nullptr);
   auto file = ConfigFile::Load(config_path);
   if (!file.ok()) {
     log::Error("collector", "cannot load configuration", {{"error", file.status().ToString()}});

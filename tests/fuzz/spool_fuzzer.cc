@@ -17,7 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return std::string(mkdtemp(tmpl));
   }();
   std::string seg = dir + "/seg-00000000000000000001.spool";
-  for (const std::string& name : *custos::ListDir(dir)) ::unlink((dir + "/" + name).c_str());
+  auto names = custos::ListDir(dir);
+  if (names.ok()) {
+    for (const std::string& name : *names) ::unlink((dir + "/" + name).c_str());
+  }
   FILE* f = std::fopen(seg.c_str(), "wb");
   std::fwrite(data, 1, size, f);
   std::fclose(f);
