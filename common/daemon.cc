@@ -5,6 +5,9 @@
 #include <systemd/sd-daemon.h>
 
 #include <chrono>
+#include <cstdio>
+
+#include "common/clock.h"
 
 #include "common/log.h"
 
@@ -66,6 +69,45 @@ bool SignalWaiter::WaitForStop(int64_t nanos) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::nanoseconds(nanos), [this] { return stop_.load(); });
   return stop_.load();
+}
+
+int ParseDaemonArgs(int argc, char** argv, const std::string& name, const std::string& default_config,
+                    DaemonArgs* args) {
+  const std::string usage = "usage: " + name + " [--config PATH] [--check-config] [--version]\n" +
+                            "  --config PATH     configuration file (default " + default_config + ")\n" +
+                            "  --check-config    validate the configuration and keys, then exit\n";
+  args->config_path = default_config;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      args->config_path = argv[++i];
+    } else if (a == "--check-config") {
+      args->check_only = true;
+    } else if (a == "--version") {
+      std::printf("%s %s\n", name.c_str(), CUSTOS_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(usage.c_str(), stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "%s: unknown argument '%s'\n%s", name.c_str(), a.c_str(), usage.c_str());
+      return 2;
+    }
+  }
+  return -1;
+}
+
+void RunService(SignalWaiter& signals, const std::function<std::string()>& status,
+                const std::function<void()>& reload) {
+  systemd::NotifyReady(status());
+  int64_t ping = systemd::WatchdogPingIntervalNanos();
+  int64_t tick = ping > 0 ? std::min<int64_t>(ping, 5 * kNanosPerSecond) : 5 * kNanosPerSecond;
+  while (!signals.WaitForStop(tick)) {
+    if (signals.TakeReload() && reload) reload();
+    systemd::NotifyWatchdog();
+    systemd::NotifyStatus(status());
+  }
+  systemd::NotifyStopping();
 }
 
 namespace systemd {

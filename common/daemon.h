@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,6 +40,24 @@ class SignalWaiter {
   std::condition_variable cv_;
   std::thread thread_;
 };
+
+// The command line both daemons share: --config PATH, --check-config,
+// --version, --help.
+struct DaemonArgs {
+  std::string config_path;
+  bool check_only = false;
+};
+
+// Parses argv into `args`. Returns an exit code when the process should exit
+// now (--version, --help, a usage error), or -1 to go on.
+int ParseDaemonArgs(int argc, char** argv, const std::string& name, const std::string& default_config,
+                    DaemonArgs* args);
+
+// The service's main loop: until SIGTERM/SIGINT, pings the systemd watchdog,
+// refreshes STATUS= with `status()` and calls `reload()` on SIGHUP. Sends
+// READY=1 first and STOPPING=1 last.
+void RunService(SignalWaiter& signals, const std::function<std::string()>& status,
+                const std::function<void()>& reload);
 
 namespace systemd {
 
