@@ -63,9 +63,10 @@ Result<std::unique_ptr<Agent>> Agent::Create(ConfigFile& file, Clock& clock) {
   raw->batcher_->SetOnDurable([raw] { raw->sender_->Notify(); });
   raw->batcher_->SetStatsProvider([raw](v1::AgentStats* s) { raw->FillStats(s); });
   raw->sender_->SetStatsProvider([raw](v1::AgentStats* s) { raw->FillStats(s); });
-  raw->sender_->SetOnRejected([raw](uint64_t seq, const std::string& reason) {
-    raw->batcher_->ReportLoss("sender", v1::Gap::REASON_UNSPECIFIED, 0,
-                              "batch " + std::to_string(seq) + " refused by the collector: " + reason);
+  raw->sender_->SetOnRejected([raw](uint64_t seq, uint64_t records, const std::string& reason) {
+    raw->batcher_->ReportLoss("sender", v1::Gap::REASON_REFUSED, records,
+                              "batch " + std::to_string(seq) + " refused by the collector (kept in " +
+                                  raw->config_.sender.rejected_dir + "): " + reason);
   });
   return agent;
 }

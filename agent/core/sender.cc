@@ -123,11 +123,17 @@ void Sender::Run() {
       Status s = WriteFileAtomic(options_.rejected_dir + "/batch-" + std::to_string(seq) + ".pb", entry->batch, 0600);
       if (!s.ok()) log::Error("sender", "cannot keep refused batch", {{"error", s.ToString()}});
     }
+    uint64_t records = 0;
+    if (entry.ok()) {
+      v1::Batch b;
+      if (b.ParseFromString(entry->batch)) records = static_cast<uint64_t>(b.records_size());
+    }
     log::Error("sender", "collector refused a batch for good; kept in rejected/ and reported as a gap",
-               {{"seq", std::to_string(seq)}, {"reason", reason}, {"dir", options_.rejected_dir}});
+               {{"seq", std::to_string(seq)}, {"records", std::to_string(records)}, {"reason", reason},
+                {"dir", options_.rejected_dir}});
     in_flight.erase(seq);
     (void)spool_.Ack(seq);
-    if (on_rejected_) on_rejected_(seq, reason);
+    if (on_rejected_) on_rejected_(seq, records, reason);
   };
 
   while (!stop_.load()) {
@@ -219,6 +225,16 @@ void Sender::Run() {
         if (!ack.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
           bad_acks_.Increment();
           log::Warn("sender", "undecodable reply from collector", {{"bytes", std::to_string(msg.size())}});
+          continue;
+        }
+        if (ack.spool_epoch() == 0) {
+          // A frame the collector could not even decode (so it cannot say
+          // which batch): this agent's spool is intact, so say so loudly.
+          bad_acks_.Increment();
+          for (const v1::Ack::Refused& r : ack.refused()) {
+            log::Error("sender", "collector could not decode a frame from this agent",
+                       {{"reason", v1::Ack::Refusal_Name(r.reason())}, {"detail", r.message()}});
+          }
           continue;
         }
         if (ack.spool_epoch() != spool_.epoch()) continue;  // for a previous spool

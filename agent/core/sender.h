@@ -43,7 +43,6 @@ struct SenderOptions {
 
 class Sender {
  public:
-  // `on_rejected(seq, reason)` is called for each batch refused for good.
   Sender(SenderOptions options, Spool& spool, MetricsRegistry& metrics, Clock& clock);
   ~Sender();
   Sender(const Sender&) = delete;
@@ -55,7 +54,8 @@ class Sender {
   void Notify();
 
   void SetStatsProvider(std::function<void(v1::AgentStats*)> fn) { stats_provider_ = std::move(fn); }
-  void SetOnRejected(std::function<void(uint64_t seq, const std::string& reason)> fn) {
+  // Called for each batch refused for good, with how many records it held.
+  void SetOnRejected(std::function<void(uint64_t seq, uint64_t records, const std::string& reason)> fn) {
     on_rejected_ = std::move(fn);
   }
 
@@ -79,10 +79,10 @@ class Sender {
   Counter& refused_;
   Counter& store_retry_;
   Counter& auth_failures_;
-  Counter& bad_acks_;
+  Counter& bad_acks_;  // undecodable replies, and refusals of undecodable frames
   Gauge& connected_gauge_;
   std::function<void(v1::AgentStats*)> stats_provider_;
-  std::function<void(uint64_t, const std::string&)> on_rejected_;
+  std::function<void(uint64_t, uint64_t, const std::string&)> on_rejected_;
 
   int wake_fd_ = -1;  // eventfd: new data or stop
   std::atomic<bool> stop_{false};

@@ -489,6 +489,12 @@ Result<nlohmann::json> SqliteStore::Query(const RecordQuery& q) {
     nlohmann::json j = RowToJson(*stmt);
     j.erase("resource");
     j["kind"] = q.kind;
+    // Enums as their schema names, so people and scripts need no lookup table.
+    if (q.kind == "gaps" && j.contains("reason")) {
+      j["reason"] = v1::Gap::Reason_Name(static_cast<v1::Gap::Reason>(j["reason"].get<int>()));
+    } else if (q.kind == "logs" && j.contains("severity")) {
+      j["severity"] = v1::Severity_Name(static_cast<v1::Severity>(j["severity"].get<int>()));
+    }
     rows.push_back(std::move(j));
   }
   return rows;
