@@ -94,9 +94,15 @@ std::string Base64Encode(ByteView bytes) {
 }
 
 Result<std::vector<uint8_t>> Base64Decode(std::string_view text) {
-  // libsodium's decoder already enforces the strictness promised in the
-  // header: exact padding, zero trailing bits, and (with no ignore set and no
-  // end pointer) that every character is consumed.
+  // libsodium 1.0.18 maps some bytes >= 0x80 to base64 digits (its
+  // constant-time lookup assumes ASCII), so check the alphabet first. The
+  // decoder then enforces the rest: exact padding, zero trailing bits, and
+  // (with no ignore set and no end pointer) that every character is consumed.
+  for (char c : text) {
+    bool in_alphabet =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=';
+    if (!in_alphabet) return InvalidArgument("invalid base64: unexpected character");
+  }
   std::vector<uint8_t> out(text.size() / 4 * 3 + 3);
   size_t len = 0;
   if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, nullptr,

@@ -69,7 +69,8 @@ Result<Proof> InclusionProof(std::span<const Hash> leaves, uint64_t index, uint6
 }
 
 Result<Proof> ConsistencyProof(std::span<const Hash> leaves, uint64_t size1, uint64_t size2) {
-  if (size2 > leaves.size()) return InvalidArgument("tree size beyond the leaves given: " + Sizes(size2, leaves.size()));
+  if (size2 > leaves.size())
+    return InvalidArgument("tree size beyond the leaves given: " + Sizes(size2, leaves.size()));
   if (size1 > size2) return InvalidArgument("first size beyond second size: " + Sizes(size1, size2));
   Proof out;
   if (size1 > 0) Subproof(size1, leaves.first(size2), true, out);

@@ -1,7 +1,6 @@
 #include "collector/audit/merkle_tree.h"
 
 #include <algorithm>
-#include <bit>
 #include <cassert>
 #include <limits>
 #include <optional>

@@ -7,8 +7,8 @@
 //   MemoryNodeStore store;
 //   MerkleTree tree(store);
 //
-// A MerkleTree writes each node once, in append order, and never rewrites a
-// node with a different hash (a retried append writes the same values).
+// A MerkleTree writes nodes in append order. After a failed append the same
+// (level, index) is written again by the next one, so Put must replace.
 // Implementations are thread-compatible: one owner at a time.
 #pragma once
 
