@@ -1,5 +1,8 @@
 #include "collector/collector.h"
 
+#include <unistd.h>
+
+#include "collector/audit/note_key.h"
 #include "common/curve_keys.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -22,6 +25,13 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   c.store.path = store.String("path", c.state_dir + "/custos.db");
   std::string sync = store.String("synchronous", "full");
   c.ingest.retention_nanos = store.Duration("retention", c.ingest.retention_nanos);
+
+  ConfigSection audit = file.Section("audit");
+  c.audit_key_file = SecretPath(audit.String("key", ""), "audit.key", c.state_dir + "/audit.key");
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  c.audit.origin = audit.String("origin", std::string("custos.audit/") + host);
+  c.audit.heartbeat_nanos = audit.Duration("heartbeat", c.audit.heartbeat_nanos);
 
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
@@ -48,8 +58,48 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   c->config_.ingest.secret_key = keys.secret_z85;
   CUSTOS_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0750));
   CUSTOS_ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.store));
+  // The audit signing key: made on first start (mode 0600), its verifier key
+  // published beside it for auditors (custosctl audit verify --key).
+  auto key = audit::ReadSignerKeyFile(config.audit_key_file);
+  if (!key.ok() && key.status().code() == StatusCode::kNotFound) {
+    CUSTOS_ASSIGN_OR_RETURN(audit::SignerKey fresh, audit::SignerKey::Generate(config.audit.origin,
+                                                                                audit::KeyType::kEd25519));
+    CUSTOS_RETURN_IF_ERROR(audit::WriteSignerKeyFile(config.audit_key_file, fresh));
+    size_t dot = config.audit_key_file.rfind(".key");
+    std::string vkey_path = (dot == std::string::npos ? config.audit_key_file : config.audit_key_file.substr(0, dot)) +
+                            ".vkey";
+    CUSTOS_RETURN_IF_ERROR(audit::WriteVerifierKeyFile(vkey_path, fresh.verifier()));
+    log::Info("collector", "created the audit signing key", {{"key", config.audit_key_file}, {"vkey", vkey_path}});
+    key = std::move(fresh);
+  }
+  if (!key.ok()) return key.status().WithContext("audit signing key");
+  CUSTOS_ASSIGN_OR_RETURN(c->audit_, audit::AuditLog::Open(c->store_->writer_db(), std::move(*key), config.audit));
+  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_);
+  AuditFeed* feed = c->audit_feed_.get();
+  audit::AuditLog* log = c->audit_.get();
+  store::SqliteStore* st = c->store_.get();
+  c->store_->SetCommitHook(
+      [feed](const auto& batches, const auto& outcomes) { return feed->AppendForCommit(batches, outcomes); },
+      [feed] { feed->OnRollback(); });
+
   c->allow_list_ = std::make_unique<ingest::AllowList>(config.enrolled_dir);
   c->ingest_ = std::make_unique<ingest::IngestServer>(c->config_.ingest, *c->store_, *c->allow_list_, c->metrics_);
+  c->ingest_->SetWriterTick([feed, log, st] {
+    if (feed->HasPending()) {
+      auto r = st->Commit({});  // posted entries only
+      if (!r.ok()) log::Error("audit", "appending audit entries failed; retrying", {{"error", r.status().ToString()}});
+    }
+    Status s = log->Tick();
+    if (!s.ok()) log::Error("audit", "signing a checkpoint failed", {{"error", s.ToString()}});
+  });
+  c->ingest_->SetOnRefusal([feed](const std::string& node, const std::string& reason, const std::string& detail) {
+    feed->Post({.kind = "refusal", .actor = node.empty() ? "unknown" : "node:" + node, .action = "send_batch",
+                .object = "ingest", .outcome = reason, .details = {{"detail", detail}}});
+  });
+  c->ingest_->SetOnHandshakeRefused([feed](const std::string& key_z85, const std::string& peer) {
+    feed->Post({.kind = "refusal", .actor = "key:" + key_z85, .action = "connect", .object = "ingest",
+                .outcome = "not_enrolled", .details = {{"peer", peer}}});
+  });
   if (config.api_enabled) c->api_ = std::make_unique<api::HttpApi>(config.api, *c->store_, c->metrics_);
   return c;
 }
@@ -57,6 +107,12 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
 Collector::~Collector() { Stop(); }
 
 Status Collector::Start() {
+  // The writer thread is not running yet: this connection is ours.
+  CUSTOS_RETURN_IF_ERROR(audit_->Append({{.kind = "lifecycle", .actor = "collector", .action = "start",
+                                          .object = config_.audit.origin, .outcome = "ok",
+                                          .details = {{"version", CUSTOS_VERSION},
+                                                      {"enrolled_dir", config_.enrolled_dir}}}}));
+  CUSTOS_RETURN_IF_ERROR(audit_->Tick(/*force=*/true));
   CUSTOS_RETURN_IF_ERROR(ingest_->Start());
   if (api_) CUSTOS_RETURN_IF_ERROR(api_->Start());
   started_ = true;
@@ -70,7 +126,13 @@ void Collector::Stop() {
   started_ = false;
   if (api_) api_->Stop();
   ingest_->Stop();
-  log::Info("collector", "stopped");
+  // The writer thread has stopped: append what is still posted, then the stop.
+  if (audit_feed_->HasPending()) (void)store_->Commit({});
+  Status s = audit_->Append({{.kind = "lifecycle", .actor = "collector", .action = "stop",
+                              .object = config_.audit.origin, .outcome = "ok"}});
+  if (s.ok()) s = audit_->Tick(/*force=*/true);
+  if (!s.ok()) log::Error("collector", "recording the stop in the audit log failed", {{"error", s.ToString()}});
+  log::Info("collector", "stopped", {{"audit_records", std::to_string(audit_->size())}});
 }
 
 void Collector::Reload() {

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "collector/api/http_api.h"
+#include "collector/audit/audit_log.h"
+#include "collector/audit_feed.h"
 #include "collector/ingest/allow_list.h"
 #include "collector/ingest/ingest_server.h"
 #include "collector/store/sqlite_store.h"
@@ -25,6 +27,9 @@ struct CollectorConfig {
   store::SqliteOptions store;
   api::ApiOptions api;
   bool api_enabled = true;
+  // [audit]
+  std::string audit_key_file;  // default <state>/audit.key, created on first start
+  audit::AuditLogOptions audit;
 };
 
 Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
@@ -44,6 +49,7 @@ class Collector {
   MetricsRegistry& metrics() { return metrics_; }
   std::string ingest_endpoint() const { return ingest_->endpoint(); }
   int api_port() const { return api_ ? api_->port() : 0; }
+  const audit::VerifierKey& audit_key() const { return audit_->verifier(); }
 
  private:
   explicit Collector(CollectorConfig config) : config_(std::move(config)) {}
@@ -51,6 +57,8 @@ class Collector {
   CollectorConfig config_;
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<AuditFeed> audit_feed_;
   std::unique_ptr<ingest::AllowList> allow_list_;
   std::unique_ptr<ingest::IngestServer> ingest_;
   std::unique_ptr<api::HttpApi> api_;

@@ -9,55 +9,13 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "collector/ctl/flags.h"
 #include "collector/ctl/format.h"
 #include "common/curve_keys.h"
 #include "common/files.h"
 
 namespace custos::ctl {
 namespace {
-
-// --flag VALUE and --switch parsing with a clear message for anything unknown.
-class Flags {
- public:
-  Flags(const Args& args, std::vector<std::string> with_value, std::vector<std::string> switches) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
-        values_[a] = "1";
-      } else if (std::find(with_value.begin(), with_value.end(), a) != with_value.end()) {
-        if (i + 1 >= args.size()) {
-          error_ = a + " needs a value";
-          return;
-        }
-        values_[a] = args[++i];
-      } else {
-        error_ = "unknown argument '" + a + "'";
-        return;
-      }
-    }
-  }
-  bool ok() const { return error_.empty(); }
-  const std::string& error() const { return error_; }
-  std::string Get(const std::string& flag, const std::string& def = "") const {
-    auto it = values_.find(flag);
-    return it == values_.end() ? def : it->second;
-  }
-  bool Has(const std::string& flag) const { return values_.count(flag) > 0; }
-
- private:
-  std::map<std::string, std::string> values_;
-  std::string error_;
-};
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "custosctl: %s\n", message.c_str());
-  return 1;
-}
-
-int Usage(const std::string& command, const std::string& error, const char* usage) {
-  std::fprintf(stderr, "custosctl %s: %s\nusage: %s\n", command.c_str(), error.c_str(), usage);
-  return 2;
-}
 
 std::string ApiUrl(const Flags& f) {
   if (f.Has("--api")) return f.Get("--api");

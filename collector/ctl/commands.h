@@ -14,5 +14,7 @@ int RunEnroll(const Args& args);
 int RunUnenroll(const Args& args);
 int RunStatus(const Args& args);
 int RunQuery(const Args& args);
+// audit export | verify
+int RunAudit(const Args& args);
 
 }  // namespace custos::ctl

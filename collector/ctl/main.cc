@@ -16,6 +16,11 @@ constexpr const char* kUsage =
     "observing:\n"
     "  status    [--json]                     collector counters and every agent's state\n"
     "  query     [--kind K] [--node N] ...    latest records (custosctl query --help)\n"
+    "audit:\n"
+    "  audit export --out DIR [--db PATH] [--since T] [--until T] [--kind K]\n"
+    "                                         a self-contained, offline-verifiable export\n"
+    "  audit verify DIR --key LOG.vkey [--witness W.vkey --quorum K]\n"
+    "  audit verify --db PATH --key LOG.vkey  check the live store the same way\n"
     "\n"
     "The collector API defaults to http://127.0.0.1:7080 (--api URL or CUSTOS_API).\n";
 
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
   if (cmd == "unenroll") return custos::ctl::RunUnenroll(args);
   if (cmd == "status") return custos::ctl::RunStatus(args);
   if (cmd == "query") return custos::ctl::RunQuery(args);
+  if (cmd == "audit") return custos::ctl::RunAudit(args);
   std::fprintf(stderr, "custosctl: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }

@@ -37,6 +37,7 @@ IngestServer::~IngestServer() { Stop(); }
 
 Status IngestServer::Start() {
   zap_ = std::make_unique<ZapHandler>(ctx_, allow_list_, metrics_);
+  zap_->SetOnRefused(on_handshake_refused_);
   CUSTOS_RETURN_IF_ERROR(zap_->Start());
   router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
   try {
@@ -74,8 +75,10 @@ void IngestServer::Stop() {
   zap_->Stop();
 }
 
-void IngestServer::Refuse(zmq::socket_t& router, const std::string& routing_id, const Validated& v) {
+void IngestServer::Refuse(zmq::socket_t& router, const std::string& routing_id, const std::string& node,
+                          const Validated& v) {
   std::string reason = v1::Ack::Refusal_Name(v.refusal);
+  if (on_refusal_) on_refusal_(node, reason, v.message);
   metrics_.GetCounter("custos_collector_frames_refused_total", "Frames refused, by reason", {{"reason", reason}})
       .Increment();
   log::Warn("ingest", "refused a frame", {{"reason", reason}, {"detail", v.message},
@@ -148,7 +151,7 @@ void IngestServer::RunIngest() {
         v = DecodeAndValidate(body.data(), body.size(), node, options_.limits);
       }
       if (!v.ok()) {
-        Refuse(router, id.to_string(), v);
+        Refuse(router, id.to_string(), node, v);
         continue;
       }
       auto work = std::make_unique<Work>();
@@ -240,6 +243,7 @@ void IngestServer::RunWriter() {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let a transient failure pass
       }
     }
+    if (writer_tick_) writer_tick_();
     int64_t now = clock_.MonotonicNanos();
     if (now >= next_retention && options_.retention_nanos > 0) {
       next_retention = now + options_.retention_check_nanos;

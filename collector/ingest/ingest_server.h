@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,20 @@ class IngestServer {
   IngestServer(const IngestServer&) = delete;
   IngestServer& operator=(const IngestServer&) = delete;
 
+  // Hooks; set before Start().
+  // Runs on the writer thread after each loop iteration (at least every 200 ms):
+  // the place for work that must share the store's writer connection.
+  void SetWriterTick(std::function<void()> fn) { writer_tick_ = std::move(fn); }
+  // A refused frame (node as bound to the key, reason, detail), from the ingest thread.
+  void SetOnRefusal(std::function<void(const std::string&, const std::string&, const std::string&)> fn) {
+    on_refusal_ = std::move(fn);
+  }
+  // A refused handshake (public key, peer address), from the ZAP thread, at
+  // most once a minute per key.
+  void SetOnHandshakeRefused(std::function<void(const std::string&, const std::string&)> fn) {
+    on_handshake_refused_ = std::move(fn);
+  }
+
   Status Start();
   void Stop();
   // The endpoint actually bound (resolves port 0).
@@ -68,7 +83,7 @@ class IngestServer {
 
   void RunIngest();
   void RunWriter();
-  void Refuse(zmq::socket_t& router, const std::string& routing_id, const Validated& v);
+  void Refuse(zmq::socket_t& router, const std::string& routing_id, const std::string& node, const Validated& v);
 
   const IngestOptions options_;
   store::Store& store_;
@@ -85,6 +100,10 @@ class IngestServer {
   Counter& gaps_reported_;
   Counter& records_lost_reported_;
   Gauge& queue_depth_;
+
+  std::function<void()> writer_tick_;
+  std::function<void(const std::string&, const std::string&, const std::string&)> on_refusal_;
+  std::function<void(const std::string&, const std::string&)> on_handshake_refused_;
 
   zmq::context_t ctx_{1};
   std::unique_ptr<ZapHandler> zap_;

@@ -79,6 +79,7 @@ void ZapHandler::Run() {
         log::Warn("zap", "refused connection: agent key not enrolled",
                   {{"peer", address}, {"mechanism", mechanism}, {"public_key", key_z85},
                    {"hint", "custosctl enroll --node NODE_ID --key AGENT.pub"}});
+        if (on_refused_) on_refused_(key_z85, address);
       }
       if (last_logged.size() > 10000) last_logged.clear();  // bound the memory a key scan can cost
     }

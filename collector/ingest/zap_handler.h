@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <zmq.hpp>
 
@@ -27,6 +28,12 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
+  // Called (on the ZAP thread) for a refusal that is also logged: at most once
+  // a minute per key. Set before Start().
+  void SetOnRefused(std::function<void(const std::string& key, const std::string& peer)> fn) {
+    on_refused_ = std::move(fn);
+  }
+
   Status Start();
   void Stop();
 
@@ -37,6 +44,7 @@ class ZapHandler {
   AllowList& allow_list_;
   Counter& accepted_;
   Counter& refused_;
+  std::function<void(const std::string&, const std::string&)> on_refused_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::unique_ptr<zmq::socket_t> socket_;

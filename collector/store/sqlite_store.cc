@@ -405,10 +405,12 @@ Result<std::vector<CommitOutcome>> SqliteStore::Commit(const std::vector<const I
   CUSTOS_RETURN_IF_ERROR(stmts_["begin"]->Exec());
   Status s;
   for (size_t i = 0; i < batches.size() && s.ok(); ++i) s = CommitOne(*batches[i], &outcomes[i]);
+  if (s.ok() && commit_hook_) s = commit_hook_(batches, outcomes);
   if (s.ok()) s = stmts_["commit"]->Exec();
   if (!s.ok()) {
     (void)stmts_["rollback"]->Exec();
     resource_ids_.clear();  // ids added in the rolled-back transaction are gone
+    if (on_rollback_) on_rollback_();
     return s;
   }
   return outcomes;

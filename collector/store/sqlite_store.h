@@ -12,6 +12,7 @@
 // queries use a second connection guarded by a mutex.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,18 @@ class SqliteStore final : public Store {
  public:
   static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
 
+  // Runs inside every Commit() transaction after the rows are written, on the
+  // writer connection (the audit log appends there, so data and audit commit
+  // together). An error rolls the whole transaction back; `on_rollback` then
+  // runs. Set before the writer thread starts.
+  using CommitHook = std::function<Status(const std::vector<const IngestedBatch*>&, const std::vector<CommitOutcome>&)>;
+  void SetCommitHook(CommitHook hook, std::function<void()> on_rollback) {
+    commit_hook_ = std::move(hook);
+    on_rollback_ = std::move(on_rollback);
+  }
+  // The writer connection, for components that must share its transactions.
+  Db& writer_db() { return *db_; }
+
   // Store
   Result<std::vector<CommitOutcome>> Commit(const std::vector<const IngestedBatch*>& batches) override;
   Result<uint64_t> DeleteOlderThan(int64_t cutoff_unix_nanos) override;
@@ -47,6 +60,8 @@ class SqliteStore final : public Store {
   Status UpsertAgent(const IngestedBatch& b, int64_t records, bool data);
 
   const SqliteOptions options_;
+  CommitHook commit_hook_;
+  std::function<void()> on_rollback_;
   // Writer connection and its statements (writer thread only).
   std::unique_ptr<Db> db_;
   std::map<std::string, std::unique_ptr<Statement>> stmts_;

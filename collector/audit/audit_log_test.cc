@@ -1,0 +1,160 @@
+// The audit log over a real SQLite file: append, checkpoints, reopen, export,
+// and tampering done directly on the database, as an insider would.
+#include "collector/audit/audit_log.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "collector/audit/export_format.h"
+#include "common/files.h"
+
+namespace custos::audit {
+namespace {
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/custos_audit_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    auto db = store::Db::Open(dir_ + "/custos.db", /*create=*/true);
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    auto key = SignerKey::Generate("custos.audit/test", KeyType::kEd25519);
+    ASSERT_TRUE(key.ok());
+    key_ = std::make_unique<SignerKey>(*key);
+    Reopen();
+  }
+
+  void Reopen() {
+    log_.reset();
+    auto log = AuditLog::Open(*db_, *key_, {.origin = "custos.audit/test", .heartbeat_nanos = 60 * kNanosPerSecond},
+                              clock_);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+  }
+
+  // n access entries with personal payloads, then a checkpoint a second later.
+  void AppendAccess(int n) {
+    std::vector<AuditEntry> entries;
+    for (int i = 0; i < n; ++i) {
+      entries.push_back({.time_unix_nanos = clock_.NowUnixNanos(), .kind = "access", .actor = "node:n1",
+                         .action = "read", .object = "dataset:imagenet", .outcome = "allow",
+                         .details = {{"bytes", std::to_string(4096 * i)}}, .subject = "user:alice",
+                         .personal = "{\"object\":\"/data/imagenet/" + std::to_string(i) + ".jpg\"}"});
+    }
+    ASSERT_TRUE(log_->Append(entries).ok());
+    clock_.Advance(kNanosPerSecond);
+    ASSERT_TRUE(log_->Tick().ok());
+  }
+
+  VerifyReport VerifyDb() {
+    auto data = LoadAuditData(*db_);
+    EXPECT_TRUE(data.ok()) << data.status().ToString();
+    return VerifyAuditData(*data, {.log_keys = {key_->verifier()}});
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  std::unique_ptr<store::Db> db_;
+  std::unique_ptr<SignerKey> key_;
+  std::unique_ptr<AuditLog> log_;
+};
+
+TEST_F(AuditLogTest, AppendsCheckpointsAndVerifies) {
+  ASSERT_TRUE(log_->Tick().ok());  // the first checkpoint: the empty log
+  AppendAccess(10);
+  AppendAccess(5);
+  EXPECT_EQ(log_->size(), 15u);
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.records, 15u);
+  EXPECT_EQ(r.checkpoints, 3u);
+  EXPECT_EQ(r.payloads_checked, 15u);
+}
+
+TEST_F(AuditLogTest, ReopenContinuesTheChainAndTree) {
+  AppendAccess(7);
+  Reopen();
+  EXPECT_EQ(log_->size(), 7u);
+  AppendAccess(4);
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.records, 11u);
+}
+
+TEST_F(AuditLogTest, HeartbeatWhileIdle) {
+  AppendAccess(2);
+  clock_.Advance(30 * kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());  // nothing new, heartbeat not due: no checkpoint
+  clock_.Advance(31 * kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());  // heartbeat due
+  auto data = LoadAuditData(*db_);
+  ASSERT_TRUE(data.ok());
+  ASSERT_EQ(data->checkpoints.size(), 2u);
+  EXPECT_EQ(data->checkpoints[1].size, 2u);
+}
+
+TEST_F(AuditLogTest, TamperingWithTheDatabaseIsDetected) {
+  struct Case {
+    const char* name;
+    const char* sql;
+    const char* expect;  // a part of the first error
+  } cases[] = {
+      {"one byte of a record", "UPDATE audit_records SET line = replace(line, '\"allow\"', '\"allew\"') WHERE idx = 3",
+       "record 4"},
+      {"record deleted in the middle", "DELETE FROM audit_records WHERE idx = 5", "index 6 where 5 was expected"},
+      {"newest records deleted after a checkpoint", "DELETE FROM audit_records WHERE idx >= 9",
+       "truncation"},
+      {"payload changed", "UPDATE audit_payloads SET payload = '{\"object\":\"/data/other\"}' WHERE idx = 2",
+       "record 2: payload does not match"},
+      {"payload deleted without a tombstone", "DELETE FROM audit_payloads WHERE idx = 6",
+       "record 6: payload missing and no erasure tombstone"},
+  };
+  for (const Case& c : cases) {
+    SetUp();
+    AppendAccess(12);
+    ASSERT_TRUE(VerifyDb().ok()) << c.name;
+    ASSERT_TRUE(db_->Exec(c.sql).ok()) << c.name;
+    VerifyReport r = VerifyDb();
+    EXPECT_FALSE(r.ok()) << c.name;
+    EXPECT_NE(r.first_error.find(c.expect), std::string::npos) << c.name << ": " << r.first_error;
+  }
+}
+
+TEST_F(AuditLogTest, ExportVerifiesOfflineAndDetectsAnEditedFile) {
+  AppendAccess(20);
+  ASSERT_TRUE(log_->Append({{.kind = "gap", .actor = "node:n1", .action = "report_loss", .outcome = "SPOOL_FULL"}}).ok());
+  clock_.Advance(kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());
+  std::string out = dir_ + "/export";
+  ASSERT_TRUE(ExportAudit(*db_, out, {.kind = "gap"}).ok());
+  auto report = VerifyExport(out, {.log_keys = {key_->verifier()}});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << report->first_error;
+  EXPECT_EQ(report->records, 21u);
+  EXPECT_EQ(report->selected_proofs, 1u);  // the one gap record
+  auto csv = ReadFile(out + "/" + kCsvFile);
+  ASSERT_TRUE(csv.ok());
+  EXPECT_NE(csv->find(",gap,node:n1,report_loss,,SPOOL_FULL"), std::string::npos) << *csv;
+
+  // An auditor's copy with one record edited (and the manifest left alone).
+  auto records = ReadFile(out + "/" + kRecordsFile);
+  std::string edited = *records;
+  edited.replace(edited.find("\"allow\""), 7, "\"deny!\"");
+  ASSERT_TRUE(WriteFileAtomic(out + "/" + kRecordsFile, edited).ok());
+  report = VerifyExport(out, {.log_keys = {key_->verifier()}});
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok());
+
+  // Signed by someone else: no known key.
+  auto stranger = SignerKey::Generate("custos.audit/test", KeyType::kEd25519);
+  ASSERT_TRUE(WriteFileAtomic(out + "/" + kRecordsFile, *records).ok());
+  report = VerifyExport(out, {.log_keys = {stranger->verifier()}});
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok());
+  EXPECT_NE(report->first_error.find("signature"), std::string::npos) << report->first_error;
+}
+
+}  // namespace
+}  // namespace custos::audit
