@@ -131,6 +131,18 @@ bool Cluster::WaitFor(const std::string& sql, int64_t want, int timeout_seconds)
   return QueryInt(sql) >= want;
 }
 
+int Cluster::RunCtl(const std::string& args, std::string* output) const {
+  std::string cmd = bin_ + "/custosctl " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  output->clear();
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 std::string Cluster::ReadLog(const std::string& which) const {
   std::ifstream in(dir_ + "/" + which + ".log");
   std::stringstream ss;

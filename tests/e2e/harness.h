@@ -47,6 +47,13 @@ class Cluster {
   // Polls QueryInt(sql) until it returns >= want or the deadline passes.
   bool WaitFor(const std::string& sql, int64_t want, int timeout_seconds) const;
   std::string ReadLog(const std::string& which) const;  // "agent" or "collector"
+  // Runs custosctl with `args`; returns its exit code and puts stdout+stderr in `output`.
+  int RunCtl(const std::string& args, std::string* output) const;
+  // custosctl audit verify --db of the collector's database with its audit key.
+  int VerifyAudit(std::string* output) const {
+    return RunCtl("audit verify --db " + dir_ + "/collector/custos.db --key " + dir_ + "/collector/audit.vkey",
+                  output);
+  }
 
   pid_t agent_pid() const { return agent_.pid(); }
   pid_t collector_pid() const { return collector_.pid(); }

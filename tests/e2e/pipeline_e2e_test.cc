@@ -64,6 +64,12 @@ TEST(PipelineE2E, KillNineOfCollectorAndAgentLosesAndDuplicatesNothing) {
   EXPECT_EQ(c.QueryInt("SELECT count(*) FROM (SELECT agent_id, epoch, seq FROM batches "
                        "GROUP BY 1, 2, 3 HAVING count(*) > 1)"),
             0);
+  // Six SIGKILLs later the audit log still verifies, one start record per collector start.
+  c.KillCollector(SIGTERM);
+  std::string out;
+  EXPECT_EQ(c.VerifyAudit(&out), 0) << out;
+  EXPECT_EQ(c.QueryInt("SELECT count(*) FROM audit_records WHERE kind = 'lifecycle' AND line LIKE '%\"start\"%'"),
+            6);
 }
 
 TEST(PipelineE2E, UnenrolledAgentIsRefusedAndNothingIsStored) {
@@ -75,6 +81,8 @@ TEST(PipelineE2E, UnenrolledAgentIsRefusedAndNothingIsStored) {
   EXPECT_NE(c.ReadLog("collector").find("refused connection: agent key not enrolled"), std::string::npos)
       << c.ReadLog("collector");
   EXPECT_NE(c.ReadLog("agent").find("collector refused the handshake"), std::string::npos) << c.ReadLog("agent");
+  // The refusal is audited (once a minute per key, not once per retry).
+  EXPECT_EQ(c.QueryInt("SELECT count(*) FROM audit_records WHERE kind = 'refusal'"), 1);
 }
 
 TEST(PipelineE2E, CorruptSpoolEntryArrivesAsAGap) {
@@ -111,6 +119,11 @@ TEST(PipelineE2E, CorruptSpoolEntryArrivesAsAGap) {
   EXPECT_EQ(c.QueryInt("SELECT lost_batches FROM gaps"), 1);
   EXPECT_EQ(c.QueryInt("SELECT last_lost_seq - first_lost_seq FROM gaps"), 0);
   EXPECT_NE(c.ReadLog("agent").find("damaged spool entries skipped"), std::string::npos);
+  // The loss is in the audit trail too, and the trail verifies.
+  EXPECT_EQ(c.QueryInt("SELECT count(*) FROM audit_records WHERE kind = 'gap'"), 1);
+  c.KillCollector(SIGTERM);
+  std::string out;
+  EXPECT_EQ(c.VerifyAudit(&out), 0) << out;
 }
 
 TEST(PipelineE2E, FullSpoolBacksPressureAndLosesNothing) {
