@@ -92,6 +92,7 @@ void Agent::Stop() {
   for (auto& source : sources_) source->Stop();
   batcher_->Stop();
   sender_->Stop();
+  spool_->FlushAcks();
   log::Info("agent", "stopped", {{"spool_batches", std::to_string(spool_->pending_batches())}});
 }
 

@@ -35,7 +35,7 @@ std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& b) {
                                   {"service_identity", p.service_identity()},
                                   {"pid", p.pid()},
                                   {"executable", p.executable()}}
-                       .dump();
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       out.push_back(std::move(e));
     } else if (r.has_gap()) {
       const v1::Gap& g = r.gap();

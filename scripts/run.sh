@@ -65,20 +65,21 @@ TOML
 nohup "$BIN/custos-collector" --config "$HOME_DIR/collector.toml" >>"$HOME_DIR/collector.log" 2>&1 &
 echo $! >"$HOME_DIR/collector.pid"
 for _ in $(seq 1 50); do "$BIN/custosctl" status >/dev/null 2>&1 && break; sleep 0.2; done
+START=$(date +%s)  # show only what this run delivers
 nohup "$BIN/custos-agent" --config "$HOME_DIR/agent.toml" >>"$HOME_DIR/agent.log" 2>&1 &
 echo $! >"$HOME_DIR/agent.pid"
 
 echo "waiting for the first metrics..."
 for _ in $(seq 1 60); do
-  if "$BIN/custosctl" query --kind metrics --limit 1 2>/dev/null | grep -q node_; then break; fi
+  if "$BIN/custosctl" query --kind metrics --since "$START" --limit 1 2>/dev/null | grep -q node_; then break; fi
   sleep 0.5
 done
 echo
 "$BIN/custosctl" status
 echo
-"$BIN/custosctl" query --kind metrics --name node_load --limit 3
+"$BIN/custosctl" query --kind metrics --name node_load --since "$START" --limit 3
 echo
-"$BIN/custosctl" query --kind metrics --name node_memory_bytes --limit 7
+"$BIN/custosctl" query --kind metrics --name node_memory_bytes --since "$START" --limit 7
 cat <<TXT
 
 custos is running: collector pid $(cat "$HOME_DIR/collector.pid"), agent pid $(cat "$HOME_DIR/agent.pid").

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <charconv>
 #include <cstring>
+#include <ctime>
 
 #include "common/files.h"
 #include "common/log.h"
@@ -154,7 +156,7 @@ Status Spool::Recover() {
   for (const std::string& name : names) {
     uint64_t first = 0;
     if (!ParseSegmentName(name, &first)) {
-      if (name.size() > 4 && name.substr(name.size() - 4) == ".tmp") continue;
+      if (name == "acked" || (name.size() > 4 && name.substr(name.size() - 4) == ".tmp")) continue;
       log::Warn("spool", "ignoring unexpected file in spool directory", {{"file", options_.dir + "/" + name}});
       continue;
     }
@@ -197,10 +199,25 @@ Status Spool::Recover() {
   }
   next_seq_ = std::max(next_seq_, last_seq + 1);
   recovered_positions_ = positions_;
+  // Drop what the collector had already acked before the restart.
+  if (auto acked = ReadFile(options_.dir + "/acked"); acked.ok()) {
+    uint64_t through = 0;
+    auto [p, ec] = std::from_chars(acked->data(), acked->data() + acked->size(), through);
+    if (ec == std::errc() && through < next_seq_) {
+      acked_through_ = through;
+      for (auto it = durable_.begin(); it != durable_.end() && it->first <= through;) {
+        it->second.segment->unacked--;
+        it = durable_.erase(it);
+      }
+    } else {
+      log::Warn("spool", "ignoring an unreadable acked file (batches may be resent)", {{"dir", options_.dir}});
+    }
+  }
   for (auto& seg : segments_) total_bytes_ += seg->size;
   if (segments_.empty()) {
     CUSTOS_RETURN_IF_ERROR(StartSegment(next_seq_));
   }
+  DeleteAckedSegmentsLocked();
   bytes_gauge_.Set(static_cast<int64_t>(total_bytes_));
   pending_gauge_.Set(static_cast<int64_t>(durable_.size()));
   log::Info("spool", "opened", {{"dir", options_.dir}, {"segments", std::to_string(segments_.size())},
@@ -454,9 +471,36 @@ Status Spool::Ack(uint64_t seq) {
   it->second.segment->unacked--;
   durable_.erase(it);
   DeleteAckedSegmentsLocked();
+  // The acked prefix: everything below the oldest pending (or unsynced) entry.
+  uint64_t oldest = durable_.empty() ? (unsynced_.empty() ? next_seq_ : unsynced_.begin()->first)
+                                     : durable_.begin()->first;
+  if (!unsynced_.empty()) oldest = std::min(oldest, unsynced_.begin()->first);
+  acked_through_ = std::max(acked_through_, oldest - 1);
+  PersistAckedLocked(false);
   pending_gauge_.Set(static_cast<int64_t>(durable_.size()));
   bytes_gauge_.Set(static_cast<int64_t>(total_bytes_));
   return Status::Ok();
+}
+
+void Spool::FlushAcks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  PersistAckedLocked(true);
+}
+
+void Spool::PersistAckedLocked(bool force) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  if (!force && now - acked_written_nanos_ < 1'000'000'000) return;
+  acked_written_nanos_ = now;
+  std::string path = options_.dir + "/acked", tmp = path + ".tmp";
+  std::string text = std::to_string(acked_through_);
+  // Not fsynced on purpose (see spool.h): a lost update only means resends.
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return;
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (ok) std::rename(tmp.c_str(), path.c_str());
 }
 
 void Spool::DeleteAckedSegmentsLocked() {

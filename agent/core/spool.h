@@ -18,6 +18,11 @@
 // The total size is bounded by a quota; an Append that would pass it fails with
 // RESOURCE_EXHAUSTED and leaves the spool unchanged.
 //
+// Acks are remembered in DIR/acked (the highest seq below which everything is
+// acked), written at most once a second and not fsynced: it only saves
+// resending batches the collector already has (it would drop them as
+// duplicates), so a stale file costs traffic, never data.
+//
 // Thread-safe: one thread appends and syncs, another reads and acks.
 #pragma once
 
@@ -87,6 +92,8 @@ class Spool {
   // Drops `seq` (after the collector committed it); deletes segments that
   // hold nothing unacknowledged any more. Unknown seqs are ignored.
   Status Ack(uint64_t seq);
+  // Writes DIR/acked now (at shutdown).
+  void FlushAcks();
 
   uint64_t bytes() const;
   uint64_t pending_batches() const;
@@ -107,6 +114,7 @@ class Spool {
   Status StartSegment(uint64_t first_seq);  // requires mu_
   Status AppendEntryLocked(uint8_t type, uint64_t seq, const std::string& batch, const Positions& positions);
   void DeleteAckedSegmentsLocked();
+  void PersistAckedLocked(bool force);
 
   const SpoolOptions options_;
   Counter& corrupt_entries_;
@@ -123,6 +131,8 @@ class Spool {
   std::map<uint64_t, Location> unsynced_;           // appended, not yet synced
   Positions positions_;                             // latest appended positions
   uint64_t next_seq_ = 1;
+  uint64_t acked_through_ = 0;          // every seq <= this is acked
+  int64_t acked_written_nanos_ = 0;     // monotonic time of the last DIR/acked write
   uint64_t total_bytes_ = 0;
   std::vector<SpoolGap> gaps_;
 };

@@ -68,15 +68,32 @@ TEST(SpoolTest, ReopenRecoversPendingPositionsAndEpoch) {
     AppendN(*spool, 5, "gen");
     ASSERT_TRUE(spool->Ack(1).ok());
     ASSERT_TRUE(spool->Ack(2).ok());
+    ASSERT_TRUE(spool->Ack(4).ok());  // not a prefix: 3 is still pending
+    spool->FlushAcks();
   }
   auto spool = OpenSpool(dir, m);
   EXPECT_EQ(spool->epoch(), epoch);
   EXPECT_EQ(spool->next_seq(), 6u);
   EXPECT_EQ(spool->RecoveredPositions().at("gen"), "5");
-  // Acks are not persisted: acked-but-present batches are resent and the
-  // collector's dedup drops them. All five are still pending here.
-  EXPECT_EQ(spool->Pending(0, 10).size(), 5u);
+  // The acked prefix (1, 2) is not resent; 4 is (the collector drops it as a duplicate).
+  EXPECT_EQ(spool->Pending(0, 10), (std::vector<uint64_t>{3, 4, 5}));
   EXPECT_TRUE(spool->TakeGaps().empty());
+}
+
+TEST(SpoolTest, UnreadableAckFileOnlyCostsResends) {
+  MetricsRegistry m;
+  std::string dir = TempDir();
+  {
+    auto spool = OpenSpool(dir, m);
+    AppendN(*spool, 3);
+  }
+  ASSERT_TRUE(WriteFileAtomic(dir + "/acked", "garbage").ok());
+  auto spool = OpenSpool(dir, m);
+  EXPECT_EQ(spool->Pending(0, 10).size(), 3u);
+  ASSERT_TRUE(WriteFileAtomic(dir + "/acked", "99").ok());  // beyond anything written: ignored
+  spool.reset();
+  spool = OpenSpool(dir, m);
+  EXPECT_EQ(spool->Pending(0, 10).size(), 3u);
 }
 
 TEST(SpoolTest, TornTailIsTruncatedWithoutLoss) {

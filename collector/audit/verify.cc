@@ -4,11 +4,10 @@
 #include <charconv>
 #include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "collector/audit/checkpoint.h"
 #include "collector/audit/export_format.h"
@@ -104,9 +103,8 @@ class Verifier {
       std::string where = "checkpoint at size " + to_string(c.size);
       Result<Note> parsed = ParseNote(c.note);
       if (!parsed.ok()) return Fail(where + ": signature: " + parsed.status().message());
-      bool known = std::any_of(parsed->signatures.begin(), parsed->signatures.end(), [&](const NoteSignature& s) {
-        return AnyKey(options_.log_keys, s.name, s.key_id);
-      });
+      bool known = std::any_of(parsed->signatures.begin(), parsed->signatures.end(),
+                               [&](const NoteSignature& s) { return AnyKey(options_.log_keys, s.name, s.key_id); });
       if (!known) return Fail(where + ": signature: no known key signed it");
       Result<VerifiedNote> verified = VerifyNote(c.note, options_.log_keys);
       if (!verified.ok()) return Fail(where + ": signature: " + verified.status().message());
@@ -193,8 +191,8 @@ class Verifier {
     std::string where = "consistency proof " + to_string(c.from) + " -> " + to_string(c.to);
     std::optional<Hash> r1 = RootFor(c.from), r2 = RootFor(c.to);
     if (!r1 || !r2) {
-      return Fail(where + ": size " + to_string(std::max(c.from, c.to)) + " is beyond the export's " +
-                  to_string(n_) + " records");
+      return Fail(where + ": size " + to_string(std::max(c.from, c.to)) + " is beyond the export's " + to_string(n_) +
+                  " records");
     }
     if (Status s = VerifyConsistency(c.from, c.to, c.proof, *r1, *r2); !s.ok()) return Fail(where + ": " + s.message());
     return true;
@@ -285,7 +283,8 @@ class Verifier {
       const AuditData::Payload* p = payload_of[index];
       payload_of[index] = nullptr;  // accounted for
       if (!p) {
-        if (!erased[index]) return Fail("record " + to_string(index) + ": payload missing and no erasure tombstone covers it");
+        if (!erased[index])
+          return Fail("record " + to_string(index) + ": payload missing and no erasure tombstone covers it");
         ++report_.payloads_erased;
         continue;
       }
@@ -322,11 +321,11 @@ class Verifier {
   const uint64_t n_;
   MemoryNodeStore store_;
   MerkleTree tree_{store_};
-  std::vector<std::pair<uint64_t, std::string>> commitments_;  // (record, hex), ascending
+  std::vector<std::pair<uint64_t, std::string>> commitments_;              // (record, hex), ascending
   std::vector<std::pair<uint64_t, std::optional<std::string>>> erasures_;  // (tombstone, details["indexes"])
-  std::vector<VerifiedCheckpoint> checkpoints_;  // in export order
-  std::vector<size_t> by_time_;                  // indexes into checkpoints_, oldest first
-  std::map<uint64_t, Hash> roots_;               // signed root by size
+  std::vector<VerifiedCheckpoint> checkpoints_;                            // in export order
+  std::vector<size_t> by_time_;                                            // indexes into checkpoints_, oldest first
+  std::map<uint64_t, Hash> roots_;                                         // signed root by size
 };
 
 // ---- Reading the export directory ----
@@ -346,14 +345,16 @@ std::vector<std::string> SplitLines(std::string_view text) {
 
 Status GetUint(const Json& j, const char* key, uint64_t* out) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_unsigned()) return InvalidArgument(std::string("\"") + key + "\" missing or not a non-negative integer");
+  if (it == j.end() || !it->is_number_unsigned())
+    return InvalidArgument(std::string("\"") + key + "\" missing or not a non-negative integer");
   *out = it->get<uint64_t>();
   return Status::Ok();
 }
 
 Status GetInt(const Json& j, const char* key, int64_t* out) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return InvalidArgument(std::string("\"") + key + "\" missing or not an integer");
+  if (it == j.end() || !it->is_number_integer())
+    return InvalidArgument(std::string("\"") + key + "\" missing or not an integer");
   if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
     return InvalidArgument(std::string("\"") + key + "\" is out of range");
   }
@@ -406,7 +407,8 @@ Result<Manifest> ReadManifest(const std::string& dir, AuditData* data) {
   std::string format;
   CUSTOS_RETURN_IF_ERROR(GetString(j, "format", &format).WithContext("manifest.json"));
   if (format != kExportFormat) {
-    return InvalidArgument("manifest.json: unknown format \"" + format + "\" (this verifier reads " + kExportFormat + ")");
+    return InvalidArgument("manifest.json: unknown format \"" + format + "\" (this verifier reads " + kExportFormat +
+                           ")");
   }
   Manifest m;
   CUSTOS_RETURN_IF_ERROR(GetString(j, "origin", &data->origin).WithContext("manifest.json"));

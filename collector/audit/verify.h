@@ -57,7 +57,7 @@ struct VerifyReport {
 // The content of an export, in memory.
 struct AuditData {
   std::string origin;
-  int64_t heartbeat_seconds = 0;  // <= 0 disables the heartbeat check
+  int64_t heartbeat_seconds = 0;          // <= 0 disables the heartbeat check
   std::vector<std::string> record_lines;  // without the trailing "\n"
 
   struct Payload {

@@ -9,11 +9,10 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "collector/audit/checkpoint.h"
 #include "collector/audit/export_format.h"
@@ -33,8 +32,8 @@ constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kT0 = 1'764'168'754 * kSecond;  // 2025-11-26T14:52:34Z
 constexpr uint64_t kRecords = 40;
 constexpr uint64_t kCheckpointSizes[] = {10, 25, 40};
-constexpr uint64_t kTailStart = 30;   // the records a forger rewrites
-constexpr uint64_t kErasure = 30;     // the tombstone, erasing record 3's payload
+constexpr uint64_t kTailStart = 30;  // the records a forger rewrites
+constexpr uint64_t kErasure = 30;    // the tombstone, erasing record 3's payload
 
 template <typename T>
 T Must(Result<T> r) {
@@ -365,19 +364,18 @@ std::vector<TamperCase> TamperCases() {
        "consistency proof 25 -> 40: missing from the export"},
       {"PayloadChanged", [](AuditData& d, VerifyOptions&) { Replace(d.payloads[2].payload, "alice", "bob"); },
        "record 9: payload does not match its commitment (changed payload)"},
-      {"PayloadDeletedWithoutTombstone",
-       [](AuditData& d, VerifyOptions&) { d.payloads.erase(d.payloads.begin() + 1); },
+      {"PayloadDeletedWithoutTombstone", [](AuditData& d, VerifyOptions&) { d.payloads.erase(d.payloads.begin() + 1); },
        "record 6: payload missing and no erasure tombstone covers it"},
       {"PayloadForRecordWithoutCommitment",
-       [](AuditData& d, VerifyOptions&) { d.payloads.push_back({1, d.payloads[0].salt_hex, "x"}); },
+       [](AuditData& d, VerifyOptions&) {
+         d.payloads.push_back({1, d.payloads[0].salt_hex, "x"});
+       },
        "payload entry for record 1: the record has no payload commitment"},
       {"BadInclusionProof", [](AuditData& d, VerifyOptions&) { d.selected[1].proof[0][31] ^= 0x80; },
        "selected record 33: inclusion proof: root mismatch"},
       {"FileChangedBehindTheManifest", [](AuditData&, VerifyOptions&) {},
        "file records.csv: SHA-256 does not match the manifest",
-       [](const std::string& dir) {
-         std::ofstream(dir + "/" + kCsvFile, std::ios::app) << "40,forged\n";
-       }},
+       [](const std::string& dir) { std::ofstream(dir + "/" + kCsvFile, std::ios::app) << "40,forged\n"; }},
   };
 }
 
