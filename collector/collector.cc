@@ -84,13 +84,15 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
 
   c->allow_list_ = std::make_unique<ingest::AllowList>(config.enrolled_dir);
   c->ingest_ = std::make_unique<ingest::IngestServer>(c->config_.ingest, *c->store_, *c->allow_list_, c->metrics_);
-  c->ingest_->SetWriterTick([feed, log, st] {
+  Collector* raw = c.get();
+  c->ingest_->SetWriterTick([feed, log, st, raw] {
     if (feed->HasPending()) {
       auto r = st->Commit({});  // posted entries only
       if (!r.ok()) log::Error("audit", "appending audit entries failed; retrying", {{"error", r.status().ToString()}});
     }
     Status s = log->Tick();
     if (!s.ok()) log::Error("audit", "signing a checkpoint failed", {{"error", s.ToString()}});
+    raw->RunEraseRequests();
   });
   c->ingest_->SetOnRefusal([feed](const std::string& node, const std::string& reason, const std::string& detail) {
     feed->Post({.kind = "refusal", .actor = node.empty() ? "unknown" : "node:" + node, .action = "send_batch",
@@ -100,11 +102,45 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     feed->Post({.kind = "refusal", .actor = "key:" + key_z85, .action = "connect", .object = "ingest",
                 .outcome = "not_enrolled", .details = {{"peer", peer}}});
   });
-  if (config.api_enabled) c->api_ = std::make_unique<api::HttpApi>(config.api, *c->store_, c->metrics_);
+  if (config.api_enabled) {
+    c->api_ = std::make_unique<api::HttpApi>(config.api, *c->store_, c->metrics_);
+    c->api_->SetEraseHandler([raw](const std::string& subject, const std::string& actor) -> Result<nlohmann::json> {
+      auto request = std::make_unique<EraseRequest>();
+      request->subject = subject;
+      request->actor = actor;
+      std::future<Result<uint64_t>> done = request->done.get_future();
+      {
+        std::lock_guard<std::mutex> lock(raw->erase_mu_);
+        raw->erase_requests_.push_back(std::move(request));
+      }
+      if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        return Unavailable("the erasure is queued but did not finish within 30 s; check custosctl status");
+      }
+      auto n = done.get();
+      if (!n.ok()) return n.status();
+      return nlohmann::json{{"erased_payloads", *n}, {"audit_size", raw->audit_->size()}};
+    });
+  }
   return c;
 }
 
 Collector::~Collector() { Stop(); }
+
+void Collector::RunEraseRequests() {
+  std::deque<std::unique_ptr<EraseRequest>> requests;
+  {
+    std::lock_guard<std::mutex> lock(erase_mu_);
+    requests.swap(erase_requests_);
+  }
+  for (auto& r : requests) {
+    auto n = audit_->Erase(r->subject, r->actor);
+    if (n.ok()) {
+      log::Info("audit", "erased personal payloads", {{"count", std::to_string(*n)}, {"actor", r->actor}});
+      (void)audit_->Tick(/*force=*/true);
+    }
+    r->done.set_value(std::move(n));
+  }
+}
 
 Status Collector::Start() {
   // The writer thread is not running yet: this connection is ours.
@@ -126,7 +162,9 @@ void Collector::Stop() {
   started_ = false;
   if (api_) api_->Stop();
   ingest_->Stop();
-  // The writer thread has stopped: append what is still posted, then the stop.
+  // The writer thread has stopped: finish queued erasures, append what is
+  // still posted, then the stop.
+  RunEraseRequests();
   if (audit_feed_->HasPending()) (void)store_->Commit({});
   Status s = audit_->Append({{.kind = "lifecycle", .actor = "collector", .action = "stop",
                               .object = config_.audit.origin, .outcome = "ok"}});

@@ -5,7 +5,10 @@
 // Thread-safe: Start/Stop from one thread; StatusLine() from any.
 #pragma once
 
+#include <deque>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "collector/api/http_api.h"
@@ -53,12 +56,20 @@ class Collector {
 
  private:
   explicit Collector(CollectorConfig config) : config_(std::move(config)) {}
+  void RunEraseRequests();  // writer thread
 
   CollectorConfig config_;
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<AuditFeed> audit_feed_;
+  // Erasure requests, run on the writer thread (which owns the connection).
+  struct EraseRequest {
+    std::string subject, actor;
+    std::promise<Result<uint64_t>> done;
+  };
+  std::mutex erase_mu_;
+  std::deque<std::unique_ptr<EraseRequest>> erase_requests_;  // guarded by erase_mu_
   std::unique_ptr<ingest::AllowList> allow_list_;
   std::unique_ptr<ingest::IngestServer> ingest_;
   std::unique_ptr<api::HttpApi> api_;

@@ -94,6 +94,16 @@ void HttpApi::Routes() {
                                    {"counters", counters}, {"records", *counts}}},
                     {"agents", *agents}});
   });
+  server_->Post("/api/v1/audit/erase", [this, send_json, send_error](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+    std::string subject = req.get_param_value("subject");
+    std::string actor = req.has_param("actor") ? req.get_param_value("actor") : "operator";
+    if (subject.empty()) return send_error(res, InvalidArgument("subject is required"));
+    if (!erase_) return send_error(res, Unavailable("erasure is not available (audit log disabled)"));
+    auto result = erase_(subject, actor);
+    if (!result.ok()) return send_error(res, result.status());
+    send_json(res, *result);
+  });
   server_->Get("/api/v1/query", [this, send_json, send_error](const httplib::Request& req, httplib::Response& res) {
     store::RecordQuery q;
     int64_t now = clock_.NowUnixNanos();

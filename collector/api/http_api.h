@@ -3,11 +3,13 @@
 //   GET /metrics                 Prometheus text (self-metrics)
 //   GET /api/v1/status           collector counters + every agent's state (JSON)
 //   GET /api/v1/query?kind=K&node=N&name=X&since=T&until=T&limit=L   records (JSON)
+//   POST /api/v1/audit/erase?subject=S&actor=A   erase a subject's personal data
 // custosctl talks to it. Times are RFC 3339 or relative ("15m" = 15 minutes ago).
 //
 // Owns the server's threads; Start/Stop from one thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,6 +38,12 @@ class HttpApi {
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 
+  // POST /api/v1/audit/erase?subject=S&actor=A runs `fn(subject, actor)`:
+  // erasure of personal data is an operator action, on loopback by default.
+  void SetEraseHandler(std::function<Result<nlohmann::json>(const std::string&, const std::string&)> fn) {
+    erase_ = std::move(fn);
+  }
+
   Status Start();
   void Stop();
   int port() const { return port_; }
@@ -48,6 +56,7 @@ class HttpApi {
   MetricsRegistry& metrics_;
   Clock& clock_;
   int64_t started_unix_nanos_;
+  std::function<Result<nlohmann::json>(const std::string&, const std::string&)> erase_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -104,6 +104,39 @@ Status AuditLog::Append(const std::vector<AuditEntry>& entries) {
   return s;
 }
 
+Result<uint64_t> AuditLog::Erase(const std::string& subject, const std::string& actor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string subject_hash = HexEncode(Sha256({AsBytes(subject)}));
+  CUSTOS_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto run = [&]() -> Result<uint64_t> {
+    CUSTOS_ASSIGN_OR_RETURN(auto find, db_.Prepare("SELECT idx FROM audit_payloads WHERE subject = ?1 ORDER BY idx"));
+    find->Bind(1, subject_hash);
+    std::string indexes;
+    uint64_t n = 0;
+    while (true) {
+      CUSTOS_ASSIGN_OR_RETURN(bool row, find->Step());
+      if (!row) break;
+      indexes += (n++ == 0 ? "" : ",") + std::to_string(find->Int(0));
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM audit_payloads WHERE subject = ?1"));
+    del->Bind(1, subject_hash);
+    CUSTOS_RETURN_IF_ERROR(del->Exec());
+    // The tombstone names records, never the subject.
+    CUSTOS_RETURN_IF_ERROR(AppendLocked({{.kind = "erasure", .actor = actor, .action = "erase",
+                                          .object = "personal_payloads", .outcome = "ok",
+                                          .details = {{"count", std::to_string(n)}, {"indexes", indexes}}}}));
+    CUSTOS_RETURN_IF_ERROR(db_.Exec("COMMIT"));
+    return n;
+  };
+  auto n = run();
+  if (!n.ok()) {
+    (void)db_.Exec("ROLLBACK");
+    Status r = ReloadLocked();
+    if (!r.ok()) log::Error("audit", "reload after a failed erasure failed", {{"error", r.ToString()}});
+  }
+  return n;
+}
+
 Status AuditLog::AppendInTransaction(const std::vector<AuditEntry>& entries) {
   std::lock_guard<std::mutex> lock(mu_);
   return AppendLocked(entries);

@@ -57,6 +57,12 @@ class AuditLog {
   Status Append(const std::vector<AuditEntry>& entries);
   // Appends inside the caller's open transaction on the same connection.
   Status AppendInTransaction(const std::vector<AuditEntry>& entries);
+  // Erases the personal payloads of `subject` (their salts too, so the
+  // commitments cannot be confirmed by guessing) and appends a tombstone
+  // record listing their indexes, in one transaction of its own. Returns the
+  // number of payloads erased (a tombstone is written even for 0, so that the
+  // request itself is on record).
+  Result<uint64_t> Erase(const std::string& subject, const std::string& actor);
   // Re-reads size, chain head and tree frontier from the database (after a rollback).
   Status Reload();
   // Signs a checkpoint when records arrived and the interval passed, or when

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "collector/audit/export_format.h"
+#include "collector/audit/receipt.h"
 #include "common/files.h"
 
 namespace custos::audit {
@@ -154,6 +155,59 @@ TEST_F(AuditLogTest, ExportVerifiesOfflineAndDetectsAnEditedFile) {
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->ok());
   EXPECT_NE(report->first_error.find("signature"), std::string::npos) << report->first_error;
+}
+
+TEST_F(AuditLogTest, ErasureKeepsTheLogVerifiableAndForgetsThePayload) {
+  AppendAccess(6);
+  ASSERT_TRUE(log_->Append({{.kind = "access", .actor = "node:n1", .action = "read", .object = "dataset:x",
+                             .outcome = "allow", .subject = "user:bob", .personal = "{\"object\":\"/home/bob\"}"}})
+                  .ok());
+  auto erased = log_->Erase("user:alice", "operator:dpo");
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_EQ(*erased, 6u);
+  clock_.Advance(kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.payloads_erased, 6u);
+  EXPECT_EQ(r.payloads_checked, 1u);  // bob's is still there
+  auto data = LoadAuditData(*db_);
+  for (const auto& p : data->payloads) EXPECT_EQ(p.payload.find("imagenet"), std::string::npos);
+  // The tombstone names records, never the subject.
+  const std::string& tombstone = data->record_lines.back();
+  EXPECT_NE(tombstone.find("\"indexes\":\"0,1,2,3,4,5\""), std::string::npos) << tombstone;
+  EXPECT_EQ(tombstone.find("alice"), std::string::npos) << tombstone;
+  // A second request finds nothing, and is on record too.
+  auto again = log_->Erase("user:alice", "operator:dpo");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u);
+  EXPECT_EQ(log_->size(), 9u);
+}
+
+TEST_F(AuditLogTest, ReceiptsVerifyOnTheirOwnAndTamperingFails) {
+  AppendAccess(30);
+  auto receipt = MakeReceipt(*db_, 17);
+  ASSERT_TRUE(receipt.ok()) << receipt.status().ToString();
+  std::vector<VerifierKey> keys = {key_->verifier()};
+  EXPECT_TRUE(VerifyReceipt(*receipt, keys).ok());
+
+  nlohmann::json changed = *receipt;
+  std::string line = changed["record"];
+  line.replace(line.find("\"allow\""), 7, "\"deny!\"");
+  changed["record"] = line;
+  EXPECT_FALSE(VerifyReceipt(changed, keys).ok());
+
+  nlohmann::json moved = *receipt;
+  moved["index"] = 16;
+  EXPECT_FALSE(VerifyReceipt(moved, keys).ok());
+
+  auto stranger = SignerKey::Generate("custos.audit/test", KeyType::kEd25519);
+  std::vector<VerifierKey> wrong = {stranger->verifier()};
+  EXPECT_FALSE(VerifyReceipt(*receipt, wrong).ok());
+
+  // Not yet covered by a checkpoint: a clear "try again".
+  ASSERT_TRUE(log_->Append({{.kind = "lifecycle", .actor = "collector", .action = "stop", .outcome = "ok"}}).ok());
+  EXPECT_EQ(MakeReceipt(*db_, 30).status().code(), StatusCode::kUnavailable);
 }
 
 }  // namespace

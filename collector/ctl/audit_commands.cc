@@ -4,7 +4,14 @@
 #include <cstdio>
 
 #include "collector/api/http_api.h"
+#include <httplib.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
 #include "collector/audit/audit_log.h"
+#include "collector/audit/receipt.h"
+#include "common/files.h"
 #include "collector/audit/verify.h"
 #include "collector/ctl/commands.h"
 #include "collector/ctl/flags.h"
@@ -105,17 +112,95 @@ int AuditVerify(const Args& args) {
   return PrintReport(audit::VerifyAuditData(*data, options), f.Get("--db"));
 }
 
+int AuditProve(const Args& args) {
+  const char* usage = "custosctl audit prove --index I [--db PATH] [--out FILE]";
+  Flags f(args, {"--index", "--db", "--out"}, {});
+  if (!f.ok()) return Usage("audit prove", f.error(), usage);
+  const std::string index = f.Get("--index");
+  if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos || index.size() > 19) {
+    return Usage("audit prove", "--index must be a record index", usage);
+  }
+  auto db = store::Db::Open(f.Get("--db", kDefaultDb), /*create=*/false, /*read_only=*/true);
+  if (!db.ok()) return Fail("audit prove: " + db.status().ToString());
+  auto receipt = audit::MakeReceipt(**db, std::stoull(index));
+  if (!receipt.ok()) return Fail("audit prove: " + receipt.status().ToString());
+  std::string text = receipt->dump(2) + "\n";
+  if (f.Has("--out")) {
+    Status s = WriteFileAtomic(f.Get("--out"), text, 0640);
+    if (!s.ok()) return Fail("audit prove: " + s.ToString());
+    std::printf("wrote %s (check with: custosctl audit verify-receipt %s --key LOG.vkey)\n", f.Get("--out").c_str(),
+                f.Get("--out").c_str());
+  } else {
+    std::fputs(text.c_str(), stdout);
+  }
+  return 0;
+}
+
+int AuditVerifyReceipt(const Args& args) {
+  const char* usage = "custosctl audit verify-receipt FILE --key LOG.vkey";
+  if (args.empty() || args[0].rfind("--", 0) == 0) return Usage("audit verify-receipt", "FILE is required", usage);
+  Flags f(Args(args.begin() + 1, args.end()), {"--key"}, {});
+  if (!f.ok()) return Usage("audit verify-receipt", f.error(), usage);
+  if (!f.Has("--key")) return Usage("audit verify-receipt", "--key is required", usage);
+  std::vector<audit::VerifierKey> keys;
+  for (const std::string& k : f.GetAll("--key")) {
+    auto key = audit::ReadVerifierKeyFile(k);
+    if (!key.ok()) return Fail("audit verify-receipt: " + key.status().ToString());
+    keys.push_back(*key);
+  }
+  auto text = ReadFile(args[0]);
+  if (!text.ok()) return Fail("audit verify-receipt: " + text.status().ToString());
+  auto receipt = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  Status s = receipt.is_discarded() ? InvalidArgument(args[0] + " is not JSON") : audit::VerifyReceipt(receipt, keys);
+  if (!s.ok()) {
+    std::fprintf(stderr, "FAILED: %s: %s\n", args[0].c_str(), s.ToString().c_str());
+    return 1;
+  }
+  std::printf("OK: record %llu is in the log, under a checkpoint signed by the log's key\n",
+              static_cast<unsigned long long>(receipt["index"].get<uint64_t>()));
+  return 0;
+}
+
+int AuditErase(const Args& args) {
+  const char* usage = "custosctl audit erase --subject SUBJECT [--actor NAME] [--api URL]\n"
+                      "  SUBJECT as recorded: user:NAME, uid:N or service:ID";
+  Flags f(args, {"--subject", "--actor", "--api"}, {});
+  if (!f.ok()) return Usage("audit erase", f.error(), usage);
+  if (!f.Has("--subject")) return Usage("audit erase", "--subject is required", usage);
+  const char* env = std::getenv("CUSTOS_API");
+  std::string base = f.Has("--api") ? f.Get("--api") : (env != nullptr ? env : "http://127.0.0.1:7080");
+  std::string actor = f.Get("--actor", std::getenv("USER") != nullptr ? std::string("operator:") + std::getenv("USER")
+                                                                      : "operator");
+  httplib::Client cli(base);
+  cli.set_read_timeout(60, 0);
+  httplib::Params params{{"subject", f.Get("--subject")}, {"actor", actor}};
+  auto res = cli.Post(httplib::append_query_params("/api/v1/audit/erase", params));
+  if (!res) return Fail("audit erase: cannot reach the collector API at " + base);
+  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  if (res->status != 200 || body.is_discarded()) {
+    return Fail("audit erase: " + (body.is_discarded() ? res->body : body.value("error", res->body)));
+  }
+  std::printf("erased %llu personal payloads of the subject; the erasure itself is audited (record %llu)\n",
+              static_cast<unsigned long long>(body.value("erased_payloads", uint64_t{0})),
+              static_cast<unsigned long long>(body.value("audit_size", uint64_t{1}) - 1));
+  return 0;
+}
+
 }  // namespace
 
 int RunAudit(const Args& args) {
   if (args.empty()) {
-    std::fputs("usage: custosctl audit export|verify ...\n", stderr);
+    std::fputs("usage: custosctl audit export|verify|prove|verify-receipt|erase ...\n", stderr);
     return 2;
   }
   Args rest(args.begin() + 1, args.end());
   if (args[0] == "export") return AuditExport(rest);
   if (args[0] == "verify") return AuditVerify(rest);
-  std::fprintf(stderr, "custosctl audit: unknown subcommand '%s' (export, verify)\n", args[0].c_str());
+  if (args[0] == "prove") return AuditProve(rest);
+  if (args[0] == "verify-receipt") return AuditVerifyReceipt(rest);
+  if (args[0] == "erase") return AuditErase(rest);
+  std::fprintf(stderr, "custosctl audit: unknown subcommand '%s' (export, verify, prove, verify-receipt, erase)\n",
+               args[0].c_str());
   return 2;
 }
 

@@ -21,6 +21,9 @@ constexpr const char* kUsage =
     "                                         a self-contained, offline-verifiable export\n"
     "  audit verify DIR --key LOG.vkey [--witness W.vkey --quorum K]\n"
     "  audit verify --db PATH --key LOG.vkey  check the live store the same way\n"
+    "  audit prove --index I [--db PATH]      a receipt: record + inclusion proof + checkpoint\n"
+    "  audit verify-receipt FILE --key LOG.vkey\n"
+    "  audit erase --subject user:NAME        erase personal payloads (audited; chain still verifies)\n"
     "\n"
     "The collector API defaults to http://127.0.0.1:7080 (--api URL or CUSTOS_API).\n";
 
