@@ -32,6 +32,7 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   gethostname(host, sizeof host - 1);
   c.audit.origin = audit.String("origin", std::string("custos.audit/") + host);
   c.audit.heartbeat_nanos = audit.Duration("heartbeat", c.audit.heartbeat_nanos);
+  c.audit_previous_key_file = audit.String("previous_key", "");
 
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
@@ -73,7 +74,13 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     key = std::move(fresh);
   }
   if (!key.ok()) return key.status().WithContext("audit signing key");
-  CUSTOS_ASSIGN_OR_RETURN(c->audit_, audit::AuditLog::Open(c->store_->writer_db(), std::move(*key), config.audit));
+  audit::AuditLogOptions audit_options = config.audit;
+  if (!config.audit_previous_key_file.empty()) {
+    auto previous = audit::ReadSignerKeyFile(config.audit_previous_key_file);
+    if (!previous.ok()) return previous.status().WithContext("audit.previous_key");
+    audit_options.previous_key = std::move(*previous);
+  }
+  CUSTOS_ASSIGN_OR_RETURN(c->audit_, audit::AuditLog::Open(c->store_->writer_db(), std::move(*key), audit_options));
   c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_);
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();

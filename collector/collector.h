@@ -32,6 +32,7 @@ struct CollectorConfig {
   bool api_enabled = true;
   // [audit]
   std::string audit_key_file;  // default <state>/audit.key, created on first start
+  std::string audit_previous_key_file;  // set for one start to rotate from that key
   audit::AuditLogOptions audit;
 };
 

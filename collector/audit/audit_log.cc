@@ -53,18 +53,41 @@ Status AuditLog::Init() {
     return FailedPrecondition("the audit log's origin is '" + *origin + "', not '" + options_.origin + "'");
   }
   auto vkey = GetMeta(db_, "vkey");
+  bool rotate = false;
   if (vkey.ok() && *vkey != key_.verifier().ToString()) {
-    return FailedPrecondition("the audit log was signed with key " + *vkey +
-                              "; the configured signing key differs (key rotation is not supported yet)");
+    if (!options_.previous_key || options_.previous_key->verifier().ToString() != *vkey) {
+      return FailedPrecondition("the audit log is signed with key " + *vkey +
+                                "; the configured signing key differs. To rotate, set [audit] previous_key "
+                                "to the key file of " + *vkey);
+    }
+    rotate = true;
   }
   CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "origin", options_.origin));
-  CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "vkey", key_.verifier().ToString()));
+  if (!vkey.ok()) CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "vkey", key_.verifier().ToString()));
   CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "heartbeat_seconds", std::to_string(options_.heartbeat_nanos / kNanosPerSecond)));
   CUSTOS_ASSIGN_OR_RETURN(insert_record_, db_.Prepare("INSERT INTO audit_records VALUES(?1, ?2, ?3, ?4)"));
   CUSTOS_ASSIGN_OR_RETURN(insert_payload_, db_.Prepare("INSERT INTO audit_payloads VALUES(?1, ?2, ?3, ?4)"));
   CUSTOS_ASSIGN_OR_RETURN(insert_checkpoint_, db_.Prepare("INSERT INTO audit_checkpoints VALUES(?1, ?2, ?3)"));
   CUSTOS_ASSIGN_OR_RETURN(nodes_, SqliteNodeStore::Open(db_));
-  return Reload();
+  CUSTOS_RETURN_IF_ERROR(Reload());
+  if (rotate) CUSTOS_RETURN_IF_ERROR(RotateKey());
+  return Status::Ok();
+}
+
+Status AuditLog::RotateKey() {
+  SignerKey new_key = key_;
+  key_ = *options_.previous_key;  // the old key signs the record that introduces the new one
+  const std::string old_vkey = key_.verifier().ToString(), new_vkey = new_key.verifier().ToString();
+  CUSTOS_RETURN_IF_ERROR(Append({{.kind = "key", .actor = "collector", .action = "rotate", .object = options_.origin,
+                                  .outcome = "ok", .details = {{"new_vkey", new_vkey}, {"old_vkey", old_vkey}}}}));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CUSTOS_RETURN_IF_ERROR(CheckpointLocked());
+    key_ = std::move(new_key);
+  }
+  CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "vkey", new_vkey));
+  log::Info("audit", "signing key rotated", {{"old", old_vkey}, {"new", new_vkey}});
+  return Status::Ok();
 }
 
 

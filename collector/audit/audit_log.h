@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ namespace custos::audit {
 
 struct AuditLogOptions {
   std::string origin = "custos.audit/collector";
+  // Key rotation: when the log was signed so far with this key and the key
+  // passed to Open() is a new one, Open() appends a "key rotate" record naming
+  // the new verifier key, signs a checkpoint covering it with this old key,
+  // and signs with the new key from then on. Verifiers follow that chain.
+  std::optional<SignerKey> previous_key;
   int64_t checkpoint_interval_nanos = kNanosPerSecond;
   int64_t heartbeat_nanos = 60 * kNanosPerSecond;
 };
@@ -77,12 +83,13 @@ class AuditLog {
   AuditLog(store::Db& db, SignerKey key, AuditLogOptions options, Clock& clock)
       : db_(db), key_(std::move(key)), options_(std::move(options)), clock_(clock) {}
   Status Init();
+  Status RotateKey();
   Status ReloadLocked();
   Status AppendLocked(const std::vector<AuditEntry>& entries);
   Status CheckpointLocked();
 
   store::Db& db_;
-  const SignerKey key_;
+  SignerKey key_;  // replaced once, by a rotation in Init()
   const AuditLogOptions options_;
   Clock& clock_;
 

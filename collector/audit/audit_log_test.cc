@@ -7,7 +7,9 @@
 #include <cstdlib>
 
 #include "collector/audit/export_format.h"
+#include "collector/audit/note.h"
 #include "collector/audit/receipt.h"
+#include "collector/audit/witness.h"
 #include "common/files.h"
 
 namespace custos::audit {
@@ -208,6 +210,94 @@ TEST_F(AuditLogTest, ReceiptsVerifyOnTheirOwnAndTamperingFails) {
   // Not yet covered by a checkpoint: a clear "try again".
   ASSERT_TRUE(log_->Append({{.kind = "lifecycle", .actor = "collector", .action = "stop", .outcome = "ok"}}).ok());
   EXPECT_EQ(MakeReceipt(*db_, 30).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(AuditLogTest, KeyRotationIsFollowedFromTheFirstKey) {
+  AppendAccess(5);
+  auto new_key = SignerKey::Generate("custos.audit/test", KeyType::kEd25519);
+  ASSERT_TRUE(new_key.ok());
+  // Without the old key, the log refuses to continue under a new one.
+  auto refused = AuditLog::Open(*db_, *new_key, {.origin = "custos.audit/test"}, clock_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("previous_key"), std::string::npos) << refused.status().ToString();
+
+  log_.reset();
+  auto rotated = AuditLog::Open(*db_, *new_key, {.origin = "custos.audit/test", .previous_key = *key_}, clock_);
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  log_ = std::move(*rotated);
+  AppendAccess(5);
+
+  auto data = LoadAuditData(*db_);
+  ASSERT_TRUE(data.ok());
+  // An auditor who holds only the first key follows the chain to the new one.
+  VerifyReport r = VerifyAuditData(*data, {.log_keys = {key_->verifier()}});
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.records, 11u);  // 5 + the rotation record + 5
+  // The new key alone cannot vouch for the history before it.
+  VerifyReport only_new = VerifyAuditData(*data, {.log_keys = {new_key->verifier()}});
+  EXPECT_FALSE(only_new.ok());
+  // Nor may the old key sign after the rotation (a stolen old key is useless).
+  AuditData tampered = *data;
+  std::string text = tampered.checkpoints.back().note.substr(0, tampered.checkpoints.back().note.find("\n\n") + 1);
+  auto resigned = SignNote(text, *key_);
+  ASSERT_TRUE(resigned.ok());
+  tampered.checkpoints.back().note = *resigned;
+  VerifyReport stale = VerifyAuditData(tampered, {.log_keys = {key_->verifier()}});
+  EXPECT_FALSE(stale.ok());
+  EXPECT_NE(stale.first_error.find("no known key"), std::string::npos) << stale.first_error;
+}
+
+TEST_F(AuditLogTest, WitnessCosignsGrowthAndRefusesRollbackAndFork) {
+  auto witness = SignerKey::Generate("witness.compliance", KeyType::kCosignatureV1);
+  ASSERT_TRUE(witness.ok());
+  std::string state = dir_ + "/witness.json";
+  VerifyOptions with_quorum{.log_keys = {key_->verifier()}, .witness_keys = {witness->verifier()}, .witness_quorum = 1};
+
+  AppendAccess(10);
+  ASSERT_TRUE(ExportAudit(*db_, dir_ + "/e1", {}).ok());
+  EXPECT_FALSE(VerifyExport(dir_ + "/e1", with_quorum)->ok());  // not cosigned yet
+  auto w1 = WitnessExport(dir_ + "/e1", key_->verifier(), *witness, state, 1'764'000'000);
+  ASSERT_TRUE(w1.ok()) << w1.status().ToString();
+  EXPECT_TRUE(w1->cosigned);
+  auto r1 = VerifyExport(dir_ + "/e1", with_quorum);
+  EXPECT_TRUE(r1->ok()) << r1->first_error;
+
+  AppendAccess(10);
+  ASSERT_TRUE(ExportAudit(*db_, dir_ + "/e2", {}).ok());
+  auto w2 = WitnessExport(dir_ + "/e2", key_->verifier(), *witness, state, 1'764'000'100);
+  ASSERT_TRUE(w2.ok()) << w2.status().ToString();
+  EXPECT_EQ(w2->old_size, 10u);
+  EXPECT_EQ(w2->new_size, 20u);
+  EXPECT_TRUE(VerifyExport(dir_ + "/e2", with_quorum)->ok());
+
+  // Rollback: the older export offered again.
+  auto rollback = WitnessExport(dir_ + "/e1", key_->verifier(), *witness, state, 1'764'000'200);
+  ASSERT_FALSE(rollback.ok());
+  EXPECT_NE(rollback.status().message().find("rollback"), std::string::npos) << rollback.status().ToString();
+
+  // Fork: the operator rewrites history (other records) and re-signs it with
+  // the log's own key; the witness, which saw size 20, refuses.
+  auto forked_db = store::Db::Open(dir_ + "/forked.db", true);
+  ASSERT_TRUE(forked_db.ok());
+  FakeClock fork_clock;
+  auto forked = AuditLog::Open(**forked_db, *key_, {.origin = "custos.audit/test"}, fork_clock);
+  ASSERT_TRUE(forked.ok());
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE((*forked)->Append({{.kind = "access", .actor = "node:n1", .action = "read", .object = "dataset:x",
+                                    .outcome = i == 12 ? "deny" : "allow"}}).ok());
+    if (i == 19) {
+      fork_clock.Advance(kNanosPerSecond);
+      ASSERT_TRUE((*forked)->Tick().ok());
+    }
+  }
+  fork_clock.Advance(kNanosPerSecond);
+  ASSERT_TRUE((*forked)->Tick().ok());
+  ASSERT_TRUE(ExportAudit(**forked_db, dir_ + "/fork", {}).ok());
+  ASSERT_TRUE(VerifyExport(dir_ + "/fork", {.log_keys = {key_->verifier()}})->ok());  // self-consistent...
+  auto fork = WitnessExport(dir_ + "/fork", key_->verifier(), *witness, state, 1'764'000'300);
+  ASSERT_FALSE(fork.ok());  // ...but not an extension of what the witness saw
+  EXPECT_NE(fork.status().message().find("fork"), std::string::npos) << fork.status().ToString();
+  EXPECT_FALSE(VerifyExport(dir_ + "/fork", with_quorum)->ok());
 }
 
 }  // namespace

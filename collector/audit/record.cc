@@ -1,6 +1,13 @@
 #include "collector/audit/record.h"
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <string>
 
 namespace custos::audit {
 namespace {
@@ -56,6 +63,316 @@ void AppendField(std::string* out, const char* key, std::string_view value) {
   AppendString(out, value);
 }
 
+// Byte classes inside a canonical JSON string.
+enum ByteClass : uint8_t {
+  kPlain,      // printable ASCII other than '"' and '\\': written as is
+  kQuote,      // '"': ends the string
+  kBackslash,  // starts an escape
+  kControl,    // < 0x20: must be escaped as \u00XX
+  kHigh,       // >= 0x80: starts a UTF-8 sequence, which must be valid
+};
+
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c < 0x20 ? kControl : c >= 0x80 ? kHigh : c == '"' ? kQuote : c == '\\' ? kBackslash : kPlain;
+  }
+  return t;
+}();
+
+// The length of the valid UTF-8 sequence at p (whose first byte is >= 0x80),
+// or 0 when it is not one: exactly the sequences AppendString keeps.
+size_t Utf8SequenceLength(const char* p, const char* end) {
+  unsigned char c = static_cast<unsigned char>(p[0]);
+  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+  if (len == 0 || c > 0xF4 || static_cast<size_t>(end - p) < len) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((static_cast<unsigned char>(p[k]) & 0xC0) != 0x80) return 0;
+  }
+  unsigned char c1 = static_cast<unsigned char>(p[1]);
+  if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;  // overlong, surrogate
+  if (len == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))) return 0;  // overlong, > U+10FFFF
+  return len;
+}
+
+// The high bit of each of the 8 bytes in `v` (little-endian) that needs more
+// than a copy: not printable ASCII, or '"', or '\\'. Carries and borrows of
+// the byte-wise tests only ever raise false flags in bytes above a truly
+// flagged one, so the lowest flag is exact (and a zero mask means none).
+uint64_t NonPlainMask(uint64_t v) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+  uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
+  uint64_t flags = v | ((v - kOnes * 0x20) & ~v) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash);
+  return flags & kHighs;
+}
+
+// `s` with each byte that does not start a valid UTF-8 sequence replaced by
+// U+FFFD: the text AppendString writes for it.
+std::string ReplaceInvalidUtf8(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = static_cast<unsigned char>(s[i]) < 0x80 ? 1 : Utf8SequenceLength(s.data() + i, s.data() + s.size());
+    if (len == 0) {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t len = static_cast<unsigned char>(s[i]) < 0x80 ? 1 : Utf8SequenceLength(s.data() + i, s.data() + s.size());
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// True iff each of the 8 bytes in `v` is one of 0-9a-f. For bytes below
+// 0x80, x + (0x80 - lo) has its high bit set iff x >= lo, with no carry into
+// the next byte.
+bool AllLowerHex(uint64_t v) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+  if (v & kHighs) return false;
+  uint64_t digit = (v + kOnes * (0x80 - '0')) & ~(v + kOnes * (0x7F - '9'));
+  uint64_t letter = (v + kOnes * (0x80 - 'a')) & ~(v + kOnes * (0x7F - 'f'));
+  return ((digit | letter) & kHighs) == kHighs;
+}
+
+// 64 lower-case hex digits at p.
+bool IsLowerHex64(const char* p) {
+  bool ok = true;
+  for (int k = 0; k < 8; ++k) {
+    uint64_t v;
+    std::memcpy(&v, p + 8 * k, 8);
+    ok &= AllLowerHex(v);
+  }
+  return ok;
+}
+
+bool IsLowerHex(std::string_view s) { return s.size() == 64 && IsLowerHex64(s.data()); }
+
+int LowerHexValue(char c) { return IsDigit(c) ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
+
+// A strict parser of exactly the lines EncodeRecord writes: one pass, no
+// intermediate JSON tree, allocating only the record's own strings. Any
+// deviation from the canonical form (whitespace, key order, an escape
+// EncodeRecord would not write, invalid UTF-8, a leading zero, ...) fails
+// with the byte offset where it was found.
+class CanonicalParser {
+ public:
+  explicit CanonicalParser(std::string_view line)
+      : begin_(line.data()), p_(line.data()), end_(line.data() + line.size()) {}
+
+  // Fills `r`; false when the line is not canonical (see Error()).
+  bool Parse(AuditRecord& r) {
+    return Literal("{\"index\":") && Index(&r.index) && Literal(",\"time\":") && Time(&r.time_unix_nanos) &&
+           Literal(",\"kind\":") && String(&r.kind) && Literal(",\"actor\":") && String(&r.actor) &&
+           Literal(",\"action\":") && String(&r.action) && Literal(",\"object\":") && String(&r.object) &&
+           Literal(",\"outcome\":") && String(&r.outcome) && Literal(",\"details\":{") && Details(&r.details) &&
+           Literal(",\"payload\":") && Payload(&r.payload_commitment) && Literal(",\"prev\":") && Prev(&r.prev) &&
+           Literal("}") && End();
+  }
+
+  Status Error() const {
+    return InvalidArgument("not in canonical form at byte " + std::to_string(error_at_ - begin_) + ": " + error_);
+  }
+
+ private:
+  bool Fail(const char* at, std::string what) {
+    error_at_ = at;
+    error_ = std::move(what);
+    return false;
+  }
+
+  // The fixed text `lit` (N - 1 bytes, a constant the compiler can inline).
+  template <size_t N>
+  bool Literal(const char (&lit)[N]) {
+    constexpr size_t kLen = N - 1;
+    if (static_cast<size_t>(end_ - p_) >= kLen && std::memcmp(p_, lit, kLen) == 0) {
+      p_ += kLen;
+      return true;
+    }
+    return LiteralMismatch(std::string_view(lit, kLen));
+  }
+
+  bool LiteralMismatch(std::string_view lit) {
+    size_t n = std::min(lit.size(), static_cast<size_t>(end_ - p_));
+    size_t k = 0;
+    while (k < n && p_[k] == lit[k]) ++k;
+    return Fail(p_ + k, "expected '" + std::string(lit) + "'" + (p_ + k == end_ ? " (the line ends)" : ""));
+  }
+
+  bool End() { return p_ == end_ || Fail(p_, "trailing bytes after the record"); }
+
+  // Decimal digits without a leading zero ("0" itself is fine), at most
+  // `limit`. The first byte must be a digit.
+  bool Digits(uint64_t limit, uint64_t* out, const char* what) {
+    if (p_ == end_ || !IsDigit(*p_)) return Fail(p_, std::string("expected ") + what);
+    if (*p_ == '0') {
+      ++p_;
+      if (p_ != end_ && IsDigit(*p_)) return Fail(p_ - 1, std::string(what) + " has a leading zero");
+      *out = 0;
+      return true;
+    }
+    const char* start = p_;
+    uint64_t v = 0;
+    const char* stop = p_ + std::min<std::ptrdiff_t>(end_ - p_, 19);  // 19 digits always fit in 64 bits
+    for (; p_ != stop && IsDigit(*p_); ++p_) v = v * 10 + static_cast<uint64_t>(*p_ - '0');
+    if (p_ != end_ && IsDigit(*p_)) {  // a 20th digit may overflow, a 21st always does
+      uint64_t d = static_cast<uint64_t>(*p_ - '0');
+      ++p_;
+      if (v > (limit - d) / 10 || (p_ != end_ && IsDigit(*p_))) {
+        return Fail(start, std::string(what) + " is out of range");
+      }
+      v = v * 10 + d;
+    }
+    if (v > limit) return Fail(start, std::string(what) + " is out of range");
+    *out = v;
+    return true;
+  }
+
+  bool Index(uint64_t* out) { return Digits(UINT64_MAX, out, "an unsigned decimal index"); }
+
+  bool Time(int64_t* out) {
+    uint64_t magnitude = 0;
+    if (p_ != end_ && *p_ == '-') {
+      ++p_;
+      if (p_ != end_ && *p_ == '0') return Fail(p_ - 1, "time is -0 or has a leading zero");
+      if (!Digits(uint64_t{1} << 63, &magnitude, "a decimal time")) return false;
+      *out = static_cast<int64_t>(0 - magnitude);  // two's complement: exact for 2^63 too
+      return true;
+    }
+    if (!Digits(INT64_MAX, &magnitude, "a decimal time")) return false;
+    *out = static_cast<int64_t>(magnitude);
+    return true;
+  }
+
+  // A JSON string as AppendString writes it, decoded into *out.
+  bool String(std::string* out) {
+    if (p_ == end_ || *p_ != '"') return Fail(p_, "expected '\"' (a string)");
+    ++p_;
+    for (;;) {
+      // The longest run written as is: printable ASCII and valid UTF-8.
+      const char* run = p_;
+      for (;;) {
+        if constexpr (std::endian::native == std::endian::little) {
+          if (end_ - p_ >= 8) {  // 8 bytes at a time up to the first that is not plain
+            uint64_t v;
+            std::memcpy(&v, p_, 8);
+            uint64_t mask = NonPlainMask(v);
+            if (mask == 0) {
+              p_ += 8;
+              continue;
+            }
+            p_ += std::countr_zero(mask) / 8;
+          }
+        }
+        while (p_ != end_ && kByteClass[static_cast<unsigned char>(*p_)] == kPlain) ++p_;
+        if (p_ == end_ || kByteClass[static_cast<unsigned char>(*p_)] != kHigh) break;
+        size_t len = Utf8SequenceLength(p_, end_);
+        if (len == 0) return Fail(p_, "invalid UTF-8 in a string");
+        p_ += len;
+      }
+      out->append(run, static_cast<size_t>(p_ - run));
+      if (p_ == end_) return Fail(p_, "unterminated string");
+      switch (kByteClass[static_cast<unsigned char>(*p_)]) {
+        case kQuote:
+          ++p_;
+          return true;
+        case kControl:
+          return Fail(p_, "raw control character in a string (canonical form escapes it as \\u00XX)");
+        default:  // kBackslash
+          if (!Escape(out)) return false;
+      }
+    }
+  }
+
+  // \" \\ or \u00XX for a control character with lower-case hex: the only
+  // escapes AppendString writes.
+  bool Escape(std::string* out) {
+    const char* at = p_;
+    if (end_ - p_ >= 2 && (p_[1] == '"' || p_[1] == '\\')) {
+      out->push_back(p_[1]);
+      p_ += 2;
+      return true;
+    }
+    if (end_ - p_ >= 6 && p_[1] == 'u' && p_[2] == '0' && p_[3] == '0' && (p_[4] == '0' || p_[4] == '1')) {
+      int low = LowerHexValue(p_[5]);
+      if (low >= 0) {
+        out->push_back(static_cast<char>((p_[4] - '0') * 16 + low));
+        p_ += 6;
+        return true;
+      }
+    }
+    return Fail(at, "escape other than \\\", \\\\ or \\u00XX (a control character, lower-case hex)");
+  }
+
+  // After '{': "key":"value" pairs, keys strictly ascending, then '}'.
+  bool Details(std::map<std::string, std::string>* details) {
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      const char* key_at = p_;
+      std::string key, value;
+      if (!String(&key)) return false;
+      if (!details->empty() && !(std::prev(details->end())->first < key)) {
+        return Fail(key_at, "details keys are not in strictly ascending order (unsorted or duplicate key)");
+      }
+      if (!Literal(":") || !String(&value)) return false;
+      details->emplace_hint(details->end(), std::move(key), std::move(value));
+      if (p_ != end_ && *p_ == ',') {
+        ++p_;
+      } else if (p_ != end_ && *p_ == '}') {
+        ++p_;
+        return true;
+      } else {
+        return Fail(p_, "expected ',' or '}' in details");
+      }
+    }
+  }
+
+  // A quoted hash: the common case without the general string scanner.
+  bool QuotedHash(std::string* out) {
+    if (end_ - p_ >= 66 && p_[0] == '"' && p_[65] == '"' && IsLowerHex64(p_ + 1)) {
+      *out = std::string(p_ + 1, 64);
+      p_ += 66;
+      return true;
+    }
+    return false;
+  }
+
+  bool Payload(std::string* out) {
+    if (QuotedHash(out)) return true;
+    const char* at = p_;
+    if (!String(out)) return false;
+    if (out->empty() || IsLowerHex(*out)) return true;
+    return Fail(at, "payload is neither empty nor 64 lower-case hex digits");
+  }
+
+  bool Prev(std::string* out) {
+    if (QuotedHash(out)) return true;
+    const char* at = p_;
+    if (!String(out)) return false;
+    if (IsLowerHex(*out)) return true;
+    return Fail(at, "prev is not 64 lower-case hex digits");
+  }
+
+  const char* const begin_;
+  const char* p_;
+  const char* const end_;
+  const char* error_at_ = nullptr;
+  std::string error_;
+};
+
 }  // namespace
 
 const std::string& GenesisPrev() {
@@ -77,8 +394,18 @@ std::string EncodeRecord(const AuditRecord& r) {
   out += ',';
   AppendField(&out, "outcome", r.outcome);
   out += ",\"details\":{";
+  // Keys are written in std::map order, which is the order of the written
+  // keys too unless one holds invalid UTF-8: then sort (and deduplicate) the
+  // keys as written, or the line would not be canonical and no verifier
+  // could accept it. Of keys that become equal, the first in map order wins.
+  const std::map<std::string, std::string>* details = &r.details;
+  std::map<std::string, std::string> replaced;
+  if (!std::all_of(r.details.begin(), r.details.end(), [](const auto& kv) { return IsValidUtf8(kv.first); })) {
+    for (const auto& [k, v] : r.details) replaced.emplace(ReplaceInvalidUtf8(k), v);
+    details = &replaced;
+  }
   bool first = true;
-  for (const auto& [k, v] : r.details) {  // std::map: sorted by key
+  for (const auto& [k, v] : *details) {  // std::map: sorted by key
     if (!first) out += ',';
     first = false;
     AppendString(&out, k);
@@ -94,36 +421,11 @@ std::string EncodeRecord(const AuditRecord& r) {
 }
 
 Result<AuditRecord> ParseRecord(std::string_view line) {
-  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return InvalidArgument("not a JSON object");
-  AuditRecord r;
-  auto str = [&](const char* key, std::string* out) -> Status {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_string()) return InvalidArgument(std::string("field '") + key + "' missing or not a string");
-    *out = it->get<std::string>();
-    return Status::Ok();
-  };
-  auto idx = j.find("index");
-  auto time = j.find("time");
-  if (idx == j.end() || !idx->is_number_unsigned()) return InvalidArgument("field 'index' missing or not a number");
-  if (time == j.end() || !time->is_number_integer()) return InvalidArgument("field 'time' missing or not a number");
-  r.index = idx->get<uint64_t>();
-  r.time_unix_nanos = time->get<int64_t>();
-  CUSTOS_RETURN_IF_ERROR(str("kind", &r.kind));
-  CUSTOS_RETURN_IF_ERROR(str("actor", &r.actor));
-  CUSTOS_RETURN_IF_ERROR(str("action", &r.action));
-  CUSTOS_RETURN_IF_ERROR(str("object", &r.object));
-  CUSTOS_RETURN_IF_ERROR(str("outcome", &r.outcome));
-  CUSTOS_RETURN_IF_ERROR(str("payload", &r.payload_commitment));
-  CUSTOS_RETURN_IF_ERROR(str("prev", &r.prev));
-  auto details = j.find("details");
-  if (details == j.end() || !details->is_object()) return InvalidArgument("field 'details' missing or not an object");
-  for (auto& [k, v] : details->items()) {
-    if (!v.is_string()) return InvalidArgument("details." + k + " is not a string");
-    r.details[k] = v.get<std::string>();
-  }
-  if (EncodeRecord(r) != line) return InvalidArgument("not in canonical form (field order, spacing or escaping differs)");
-  return r;
+  // Parsed in place and returned by NRVO: the record is never moved.
+  Result<AuditRecord> result(AuditRecord{});
+  CanonicalParser parser(line);
+  if (!parser.Parse(*result)) result = parser.Error();
+  return result;
 }
 
 std::string PayloadCommitment(ByteView salt, std::string_view payload) {

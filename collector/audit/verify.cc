@@ -86,6 +86,10 @@ class Verifier {
       previous_leaf = LeafHash(line);
       if (Status s = tree_.Append(previous_leaf); !s.ok()) return Fail("rebuilding the Merkle tree: " + s.ToString());
       if (!r->payload_commitment.empty()) commitments_.emplace_back(i, std::move(r->payload_commitment));
+      if (r->kind == "key" && r->action == "rotate") {
+        auto it = r->details.find("new_vkey");
+        rotations_.emplace_back(i, it == r->details.end() ? std::string() : it->second);
+      }
       if (r->kind == "erasure") {
         auto it = r->details.find("indexes");
         erasures_.emplace_back(i, it == r->details.end() ? std::nullopt : std::optional(it->second));
@@ -99,14 +103,26 @@ class Verifier {
   // themselves (fork, rollback: evidence against the log itself), then the
   // records against them.
   bool CheckCheckpoints() {
-    for (const AuditData::CheckpointNote& c : data_.checkpoints) {
+    // Signatures are checked in size order so that the key chain can be
+    // followed: a "key rotate" record at index I, once a checkpoint of a
+    // larger size signed by the current key covers it, makes the key it names
+    // the only trusted log key for every later checkpoint.
+    std::vector<size_t> by_size(data_.checkpoints.size());
+    std::iota(by_size.begin(), by_size.end(), size_t{0});
+    std::stable_sort(by_size.begin(), by_size.end(),
+                     [&](size_t a, size_t b) { return data_.checkpoints[a].size < data_.checkpoints[b].size; });
+    std::vector<std::optional<VerifiedCheckpoint>> verified_at(data_.checkpoints.size());
+    log_keys_ = options_.log_keys;
+    size_t next_rotation = 0;
+    for (size_t k : by_size) {
+      const AuditData::CheckpointNote& c = data_.checkpoints[k];
       std::string where = "checkpoint at size " + to_string(c.size);
       Result<Note> parsed = ParseNote(c.note);
       if (!parsed.ok()) return Fail(where + ": signature: " + parsed.status().message());
       bool known = std::any_of(parsed->signatures.begin(), parsed->signatures.end(),
-                               [&](const NoteSignature& s) { return AnyKey(options_.log_keys, s.name, s.key_id); });
+                               [&](const NoteSignature& s) { return AnyKey(log_keys_, s.name, s.key_id); });
       if (!known) return Fail(where + ": signature: no known key signed it");
-      Result<VerifiedNote> verified = VerifyNote(c.note, options_.log_keys);
+      Result<VerifiedNote> verified = VerifyNote(c.note, log_keys_);
       if (!verified.ok()) return Fail(where + ": signature: " + verified.status().message());
       Result<Checkpoint> cp = ParseCheckpoint(verified->text);
       if (!cp.ok()) return Fail(where + ": " + cp.status().message());
@@ -114,8 +130,16 @@ class Verifier {
       if (cp->origin != data_.origin) {
         return Fail(where + ": origin \"" + cp->origin + "\" is not the export's \"" + data_.origin + "\"");
       }
-      checkpoints_.push_back({c.size, c.time_unix_nanos, cp->root});
+      verified_at[k] = VerifiedCheckpoint{c.size, c.time_unix_nanos, cp->root};
+      for (; next_rotation < rotations_.size() && rotations_[next_rotation].first < c.size; ++next_rotation) {
+        const auto& [index, vkey] = rotations_[next_rotation];
+        Result<VerifierKey> next = VerifierKey::Parse(vkey);
+        if (!next.ok()) return Fail("record " + to_string(index) + ": key rotation names no valid key: " +
+                                    next.status().message());
+        log_keys_ = {*next};
+      }
     }
+    for (const auto& v : verified_at) checkpoints_.push_back(*v);
     report_.checkpoints = checkpoints_.size();
 
     for (const VerifiedCheckpoint& c : checkpoints_) {
@@ -231,13 +255,13 @@ class Verifier {
     if (options_.witness_quorum <= 0) return true;
     std::string want = to_string(options_.witness_quorum);
     if (by_time_.empty()) return Fail("newest checkpoint has 0 of " + want + " required witness cosignatures (none)");
-    std::vector<VerifierKey> keys = options_.log_keys;
+    std::vector<VerifierKey> keys = log_keys_;
     keys.insert(keys.end(), options_.witness_keys.begin(), options_.witness_keys.end());
     Result<VerifiedNote> v = VerifyNote(data_.checkpoints[by_time_.back()].note, keys);
     if (!v.ok()) return Fail("newest checkpoint: witness cosignature: " + v.status().message());
     // VerifyNote lists each key once, so this counts distinct witnesses.
     long count = std::count_if(v->signatures.begin(), v->signatures.end(), [&](const VerifiedSignature& s) {
-      return AnyKey(options_.witness_keys, s.name, s.key_id) && !AnyKey(options_.log_keys, s.name, s.key_id);
+      return AnyKey(options_.witness_keys, s.name, s.key_id) && !AnyKey(log_keys_, s.name, s.key_id);
     });
     if (count < options_.witness_quorum) {
       return Fail("newest checkpoint has " + to_string(count) + " of " + want + " required witness cosignatures");
@@ -290,7 +314,10 @@ class Verifier {
       }
       Result<Hash> salt = HashFromHex(p->salt_hex);  // a salt is 32 bytes, like a hash
       if (!salt.ok()) return Fail("record " + to_string(index) + ": payload salt: " + salt.status().message());
-      if (PayloadCommitment(*salt, p->payload) != commitment) {
+      // PayloadCommitment(salt, payload) == commitment, without building the
+      // hex string: SHA-256(0x02 || salt || payload) as record.h defines it.
+      static constexpr uint8_t kPayloadDomain[] = {0x02};
+      if (!HexEquals(commitment, Sha256({kPayloadDomain, *salt, AsBytes(p->payload)}))) {
         return Fail("record " + to_string(index) + ": payload does not match its commitment (changed payload)");
       }
       ++report_.payloads_checked;
@@ -324,6 +351,8 @@ class Verifier {
   std::vector<std::pair<uint64_t, std::string>> commitments_;              // (record, hex), ascending
   std::vector<std::pair<uint64_t, std::optional<std::string>>> erasures_;  // (tombstone, details["indexes"])
   std::vector<VerifiedCheckpoint> checkpoints_;                            // in export order
+  std::vector<VerifierKey> log_keys_;                     // the trusted log key(s), following rotations
+  std::vector<std::pair<uint64_t, std::string>> rotations_;  // (index, new vkey) of "key rotate" records
   std::vector<size_t> by_time_;                                            // indexes into checkpoints_, oldest first
   std::map<uint64_t, Hash> roots_;                                         // signed root by size
 };

@@ -11,6 +11,7 @@
 
 #include "collector/audit/audit_log.h"
 #include "collector/audit/receipt.h"
+#include "collector/audit/witness.h"
 #include "common/files.h"
 #include "collector/audit/verify.h"
 #include "collector/ctl/commands.h"
@@ -186,11 +187,55 @@ int AuditErase(const Args& args) {
   return 0;
 }
 
+int AuditWitnessKeygen(const Args& args) {
+  const char* usage = "custosctl audit witness-keygen --name NAME --out DIR";
+  Flags f(args, {"--name", "--out"}, {});
+  if (!f.ok()) return Usage("audit witness-keygen", f.error(), usage);
+  if (!f.Has("--name") || !f.Has("--out")) return Usage("audit witness-keygen", "--name and --out are required", usage);
+  auto key = audit::SignerKey::Generate(f.Get("--name"), audit::KeyType::kCosignatureV1);
+  if (!key.ok()) return Fail("audit witness-keygen: " + key.status().ToString());
+  std::string base = f.Get("--out") + "/" + f.Get("--name");
+  Status s = MakeDirs(f.Get("--out"), 0700);
+  if (s.ok()) s = audit::WriteSignerKeyFile(base + ".key", *key);
+  if (s.ok()) s = audit::WriteVerifierKeyFile(base + ".vkey", key->verifier());
+  if (!s.ok()) return Fail("audit witness-keygen: " + s.ToString());
+  std::printf("wrote %s.key (secret, 0600) and %s.vkey (give it to auditors)\n", base.c_str(), base.c_str());
+  return 0;
+}
+
+int AuditWitness(const Args& args) {
+  const char* usage = "custosctl audit witness DIR --log-key LOG.vkey --key WITNESS.key --state WITNESS.json";
+  if (args.empty() || args[0].rfind("--", 0) == 0) return Usage("audit witness", "DIR is required", usage);
+  Flags f(Args(args.begin() + 1, args.end()), {"--log-key", "--key", "--state"}, {});
+  if (!f.ok()) return Usage("audit witness", f.error(), usage);
+  if (!f.Has("--log-key") || !f.Has("--key") || !f.Has("--state")) {
+    return Usage("audit witness", "--log-key, --key and --state are required", usage);
+  }
+  auto log_key = audit::ReadVerifierKeyFile(f.Get("--log-key"));
+  if (!log_key.ok()) return Fail("audit witness: " + log_key.status().ToString());
+  auto key = audit::ReadSignerKeyFile(f.Get("--key"));
+  if (!key.ok()) return Fail("audit witness: " + key.status().ToString());
+  uint64_t now = static_cast<uint64_t>(Clock::Real().NowUnixNanos() / kNanosPerSecond);
+  auto r = audit::WitnessExport(args[0], *log_key, *key, f.Get("--state"), now);
+  if (!r.ok()) {
+    std::fprintf(stderr, "REFUSED: %s\n", r.status().message().c_str());
+    return 1;
+  }
+  if (!r->cosigned) {
+    std::printf("size %llu was already cosigned by this witness; nothing new\n",
+                static_cast<unsigned long long>(r->new_size));
+  } else {
+    std::printf("cosigned size %llu (consistent with size %llu seen before)\n",
+                static_cast<unsigned long long>(r->new_size), static_cast<unsigned long long>(r->old_size));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunAudit(const Args& args) {
   if (args.empty()) {
-    std::fputs("usage: custosctl audit export|verify|prove|verify-receipt|erase ...\n", stderr);
+    std::fputs("usage: custosctl audit export|verify|prove|verify-receipt|erase|witness|witness-keygen ...\n", stderr);
     return 2;
   }
   Args rest(args.begin() + 1, args.end());
@@ -199,7 +244,9 @@ int RunAudit(const Args& args) {
   if (args[0] == "prove") return AuditProve(rest);
   if (args[0] == "verify-receipt") return AuditVerifyReceipt(rest);
   if (args[0] == "erase") return AuditErase(rest);
-  std::fprintf(stderr, "custosctl audit: unknown subcommand '%s' (export, verify, prove, verify-receipt, erase)\n",
+  if (args[0] == "witness") return AuditWitness(rest);
+  if (args[0] == "witness-keygen") return AuditWitnessKeygen(rest);
+  std::fprintf(stderr, "custosctl audit: unknown subcommand '%s' (export, verify, prove, verify-receipt, erase, witness, witness-keygen)\n",
                args[0].c_str());
   return 2;
 }

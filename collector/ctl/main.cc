@@ -24,6 +24,9 @@ constexpr const char* kUsage =
     "  audit prove --index I [--db PATH]      a receipt: record + inclusion proof + checkpoint\n"
     "  audit verify-receipt FILE --key LOG.vkey\n"
     "  audit erase --subject user:NAME        erase personal payloads (audited; chain still verifies)\n"
+    "  audit witness-keygen --name N --out DIR\n"
+    "  audit witness DIR --log-key LOG.vkey --key W.key --state W.json\n"
+    "                                         cosign an export's newest checkpoint if consistent\n"
     "\n"
     "The collector API defaults to http://127.0.0.1:7080 (--api URL or CUSTOS_API).\n";
 
