@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   }
   std::sort(times.begin(), times.end());
   std::printf(
-      "audit_append: %d records (%.0f B avg), median-free single run: %.0f records/s durable (chain + tree + "
+      "audit_append: %d records (%.0f B avg), %.0f records/s durable (chain + tree + "
       "checkpoints, SQLite FULL, %d/txn) | raw SHA-256 %.0f records/s | raw SQLite %.0f rows/s | inclusion proof at "
       "%llu leaves: %zu hashes (%zu B), median %.1f us | target >= 200000\n",
       records, static_cast<double>(line_bytes) / static_cast<double>(lines.size()), append_rate, kPerTxn, sha_rate,

@@ -166,6 +166,16 @@ Status AuditLog::AppendInTransaction(const std::vector<AuditEntry>& entries) {
 }
 
 Status AuditLog::AppendLocked(const std::vector<AuditEntry>& entries) {
+  // One getrandom() for every salt of the batch, not one per record.
+  size_t personal = 0;
+  for (const AuditEntry& e : entries) personal += e.personal ? 1 : 0;
+  std::vector<uint8_t> salts(personal * 32);
+  for (size_t done = 0; done < salts.size();) {
+    ssize_t n = getrandom(salts.data() + done, salts.size() - done, 0);
+    if (n <= 0) return Internal("getrandom failed for audit payload salts");
+    done += static_cast<size_t>(n);
+  }
+  size_t next_salt = 0;
   for (const AuditEntry& e : entries) {
     AuditRecord r;
     r.index = tree_->size();
@@ -177,11 +187,9 @@ Status AuditLog::AppendLocked(const std::vector<AuditEntry>& entries) {
     r.outcome = e.outcome;
     r.details = e.details;
     r.prev = prev_;
-    std::array<uint8_t, 32> salt{};
+    ByteView salt;
     if (e.personal) {
-      if (getrandom(salt.data(), salt.size(), 0) != static_cast<ssize_t>(salt.size())) {
-        return Internal("getrandom failed for an audit payload salt");
-      }
+      salt = ByteView(salts.data() + 32 * next_salt++, 32);
       r.payload_commitment = PayloadCommitment(salt, *e.personal);
     }
     const std::string line = EncodeRecord(r);

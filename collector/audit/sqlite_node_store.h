@@ -1,5 +1,6 @@
 // NodeStore in the collector's SQLite file (table audit_nodes, created by
-// AuditLog). Shares the
+// AuditLog). Level 0 is not stored: a leaf hash is recomputed from its row in
+// audit_records, which halves the rows an append writes. Shares the
 // connection (and so the transaction) of the AuditLog that owns it.
 // Thread-compatible: used under the AuditLog's lock.
 #pragma once
@@ -23,6 +24,7 @@ class SqliteNodeStore final : public NodeStore {
   SqliteNodeStore() = default;
   std::unique_ptr<store::Statement> get_;
   std::unique_ptr<store::Statement> put_;
+  std::unique_ptr<store::Statement> get_leaf_;
 };
 
 }  // namespace custos::audit
