@@ -1,5 +1,7 @@
 #include "collector/audit/record.h"
 
+#include "common/json_text.h"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -12,55 +14,11 @@
 namespace custos::audit {
 namespace {
 
-// Appends `s` as a JSON string, replacing invalid UTF-8 with U+FFFD.
-void AppendString(std::string* out, std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  out->push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c == '"' || c == '\\') {
-        out->push_back('\\');
-        out->push_back(static_cast<char>(c));
-      } else if (c < 0x20) {
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 15]);
-      } else {
-        out->push_back(static_cast<char>(c));
-      }
-      ++i;
-      continue;
-    }
-    // Validate one UTF-8 sequence (no overlongs, no surrogates, <= U+10FFFF).
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    bool ok = len > 0 && c <= 0xF4 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out->append(s.substr(i, len));
-      i += len;
-    } else {
-      out->append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  out->push_back('"');
-}
-
 void AppendField(std::string* out, const char* key, std::string_view value) {
   out->push_back('"');
   out->append(key);
   out->append("\":");
-  AppendString(out, value);
+  AppendJsonString(out, value);
 }
 
 // Byte classes inside a canonical JSON string.
@@ -408,9 +366,9 @@ std::string EncodeRecord(const AuditRecord& r) {
   for (const auto& [k, v] : *details) {  // std::map: sorted by key
     if (!first) out += ',';
     first = false;
-    AppendString(&out, k);
+    AppendJsonString(&out, k);
     out += ':';
-    AppendString(&out, v);
+    AppendJsonString(&out, v);
   }
   out += "},";
   AppendField(&out, "payload", r.payload_commitment);

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "common/json_text.h"
 #include "common/log.h"
 #include "schemas/record_refs.h"
 
@@ -66,24 +67,6 @@ const std::map<std::string, std::string>& KindTables() {
       {"logs", "logs"}, {"metrics", "metrics"}, {"spans", "spans"}, {"gpu_samples", "gpu_samples"},
       {"gpu_events", "gpu_events"}, {"access", "access_events"}, {"gaps", "gaps"}};
   return kTables;
-}
-
-void AppendJsonString(std::string* out, const std::string& s) {
-  static const char* kHex = "0123456789abcdef";
-  out->push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    } else {
-      out->push_back(static_cast<char>(c));  // UTF-8 passes through
-    }
-  }
-  out->push_back('"');
 }
 
 // A compact JSON object for a string map (attributes, labels, fields), keys
