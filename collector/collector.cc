@@ -90,6 +90,11 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
       [feed] { feed->OnRollback(); });
 
   c->allow_list_ = std::make_unique<ingest::AllowList>(config.enrolled_dir);
+  c->allow_list_->SetOnChange([feed](const std::string& node, const std::string& public_key,
+                                     const std::string& action) {
+    feed->Post({.kind = "enrolment", .actor = "operator", .action = action, .object = "node:" + node,
+                .outcome = "ok", .details = {{"public_key", public_key}}});
+  });
   c->ingest_ = std::make_unique<ingest::IngestServer>(c->config_.ingest, *c->store_, *c->allow_list_, c->metrics_);
   Collector* raw = c.get();
   c->ingest_->SetWriterTick([feed, log, st, raw] {

@@ -44,6 +44,15 @@ Status AllowList::Refresh(bool force) {
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (loaded_ && on_change_) {
+    // Enrolment changes are audited: who was admitted or refused from now on.
+    for (const auto& [key, node] : nodes) {
+      if (nodes_.count(key) == 0) on_change_(node, key, "enroll");
+    }
+    for (const auto& [key, node] : nodes_) {
+      if (nodes.count(key) == 0) on_change_(node, key, "unenroll");
+    }
+  }
   nodes_ = std::move(nodes);
   mtime_ = st.st_mtim;
   loaded_ = true;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,12 @@ class AllowList {
  public:
   explicit AllowList(std::string dir) : dir_(std::move(dir)) {}
 
+  // Called (from the thread that refreshed) for each node whose key was added,
+  // removed or replaced after the first load: (node, key, "enroll" | "unenroll").
+  void SetOnChange(std::function<void(const std::string&, const std::string&, const std::string&)> fn) {
+    on_change_ = std::move(fn);
+  }
+
   // Re-reads the directory if it changed (or `force`).
   Status Refresh(bool force = false);
   // The node id enrolled with this Z85 public key, if any.
@@ -31,6 +38,7 @@ class AllowList {
 
  private:
   const std::string dir_;
+  std::function<void(const std::string&, const std::string&, const std::string&)> on_change_;
   std::mutex mu_;
   timespec mtime_{};                          // guarded by mu_
   bool loaded_ = false;                       // guarded by mu_

@@ -113,11 +113,16 @@ TEST_F(IngestServerTest, UnenrolledKeyIsRefusedAndNothingIsStored) {
 }
 
 TEST_F(IngestServerTest, EnrollingLaterAdmitsTheKeyWithoutRestart) {
+  std::vector<std::string> changes;
+  allow_list_->SetOnChange([&](const std::string& node, const std::string&, const std::string& action) {
+    changes.push_back(action + " " + node);
+  });
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/agents/n2.pub", stranger_keys_.public_z85 + "\n").ok());
   auto s = Connect(stranger_keys_);
   auto ack = Exchange(*s, MakeBatch("n2", 1, 2).SerializeAsString());
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(ack->committed_seqs_size(), 1);
+  EXPECT_EQ(changes, std::vector<std::string>{"enroll n2"});  // reported for the audit log
 }
 
 TEST_F(IngestServerTest, ClaimingAnotherNodesIdIsRefused) {
