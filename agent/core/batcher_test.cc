@@ -1,5 +1,7 @@
 #include "agent/core/batcher.h"
 
+#include "agent/core/spool_testing.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -19,15 +21,7 @@ std::vector<v1::Record> Logs(int from, int n, uint32_t ref = 0) {
   return out;
 }
 
-std::vector<v1::Batch> ReadAll(Spool& spool) {
-  std::vector<v1::Batch> out;
-  for (uint64_t seq : spool.Pending(0, 1000)) {
-    v1::Batch b;
-    EXPECT_TRUE(b.ParseFromString(spool.Read(seq)->batch));
-    out.push_back(std::move(b));
-  }
-  return out;
-}
+std::vector<v1::Batch> ReadAll(Spool& spool) { return PendingBatches(spool); }
 
 class BatcherTest : public ::testing::Test {
  protected:

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "agent/core/spool.h"
+#include "agent/core/spool_testing.h"
 
 namespace custos::agent::generator {
 namespace {
@@ -15,11 +16,7 @@ namespace {
 // Reads every pending batch of the spool and returns the generator indexes.
 std::vector<uint64_t> SpooledIndexes(Spool& spool) {
   std::vector<uint64_t> out;
-  for (uint64_t seq : spool.Pending(0, 1'000'000)) {
-    auto e = spool.Read(seq);
-    EXPECT_TRUE(e.ok());
-    v1::Batch b;
-    EXPECT_TRUE(b.ParseFromString(e->batch));
+  for (const v1::Batch& b : PendingBatches(spool)) {
     for (const v1::Record& r : b.records()) out.push_back(std::stoull(r.log().fields().at("index")));
   }
   return out;

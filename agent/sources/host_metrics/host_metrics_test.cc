@@ -15,6 +15,7 @@
 
 #include "agent/core/batcher.h"
 #include "agent/core/spool.h"
+#include "agent/core/spool_testing.h"
 #include "agent/sources/host_metrics/cgroup.h"
 #include "agent/sources/host_metrics/host_metrics_source.h"
 #include "agent/sources/host_metrics/procfs.h"
@@ -320,16 +321,7 @@ class HostMetricsSourceTest : public ::testing::Test {
   std::vector<v1::Batch> SpooledBatches() {
     Status s = batcher_->FlushNow();
     EXPECT_TRUE(s.ok()) << s.ToString();
-    std::vector<v1::Batch> out;
-    for (uint64_t seq : spool_->Pending(0, 10)) {
-      auto entry = spool_->Read(seq);
-      EXPECT_TRUE(entry.ok()) << entry.status().ToString();
-      if (!entry.ok()) continue;
-      v1::Batch batch;
-      EXPECT_TRUE(batch.ParseFromString(entry->batch));
-      out.push_back(std::move(batch));
-    }
-    return out;
+    return PendingBatches(*spool_);
   }
 
   double ReadErrors(const std::string& file) { return metrics_.Value(kReadErrors, {{"file", file}}); }
