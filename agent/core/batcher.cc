@@ -23,27 +23,31 @@ Batcher::Batcher(BatcherOptions options, Spool& spool, const v1::Resource& node,
   resources_.push_back(node);
   resource_ids_[node.SerializeAsString()] = 0;
   for (const SpoolGap& g : spool_.TakeGaps()) {
-    Loss& l = losses_[{"spool", v1::Gap::REASON_SPOOL_CORRUPT}];
-    l.events += g.batches == 0 ? 1 : g.batches;
-    l.detail = g.detail;
-    // Sequence ranges are sent individually so the collector can match them.
-    if (g.first_seq != 0) {
-      v1::Record r;
-      v1::Gap* gap = r.mutable_gap();
-      gap->set_time_unix_nano(static_cast<uint64_t>(clock_.NowUnixNanos()));
-      gap->set_reason(v1::Gap::REASON_SPOOL_CORRUPT);
-      gap->set_lost_batches(g.batches);
-      gap->set_first_lost_seq(g.first_seq);
-      gap->set_last_lost_seq(g.last_seq);
-      gap->set_source("spool");
-      gap->set_detail(g.detail);
-      Chunk c;
-      c.source = "spool";
-      c.records.push_back(std::move(r));
-      pending_.push_back(std::move(c));
-      pending_records_++;
-      losses_.erase({"spool", v1::Gap::REASON_SPOOL_CORRUPT});
+    if (g.first_seq == 0) {
+      // Range unknown (a damaged segment header): reported as a counted loss.
+      Loss& l = losses_[{"spool", v1::Gap::REASON_SPOOL_CORRUPT}];
+      l.events++;
+      l.detail = g.detail;
+      continue;
     }
+    // A known range travels as its own Gap record so the collector can match
+    // it against the sequence numbers it never received.
+    v1::Record r;
+    v1::Gap* gap = r.mutable_gap();
+    gap->set_time_unix_nano(static_cast<uint64_t>(clock_.NowUnixNanos()));
+    gap->set_reason(v1::Gap::REASON_SPOOL_CORRUPT);
+    gap->set_lost_batches(g.batches);
+    gap->set_first_lost_seq(g.first_seq);
+    gap->set_last_lost_seq(g.last_seq);
+    gap->set_source("spool");
+    gap->set_detail(g.detail);
+    Chunk c;
+    c.source = "spool";
+    c.bytes = r.ByteSizeLong();
+    c.records.push_back(std::move(r));
+    pending_records_++;
+    pending_bytes_ += c.bytes;
+    pending_.push_back(std::move(c));
   }
   if (!pending_.empty() || !losses_.empty()) oldest_pending_nanos_ = clock_.MonotonicNanos();
 }

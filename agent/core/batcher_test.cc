@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 
+#include "common/files.h"
+
 namespace custos::agent {
 namespace {
 
@@ -134,6 +136,54 @@ TEST_F(BatcherTest, FullSpoolKeepsRecordsAndBoundsMemoryAndReportsLoss) {
   EXPECT_EQ(delivered, static_cast<size_t>(refused_at));
   EXPECT_TRUE(saw_gap);
   EXPECT_TRUE(batcher_->accepting());
+}
+
+TEST(BatcherSpoolGapsTest, EveryLossFoundInTheSpoolIsReported) {
+  char tmpl[] = "/tmp/custos_batcher_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  MetricsRegistry metrics;
+  {
+    auto spool = Spool::Open(SpoolOptions{.dir = dir}, metrics);
+    ASSERT_TRUE(spool.ok());
+    for (uint64_t seq = 1; seq <= 4; ++seq) {
+      ASSERT_TRUE((*spool)->Append(seq, std::string(500, static_cast<char>('a' + seq)), {}).ok());
+    }
+    ASSERT_TRUE((*spool)->Sync().ok());
+  }
+  auto names = ListDir(dir);
+  ASSERT_TRUE(names.ok());
+  std::string seg = dir + "/" + names->front();
+  auto data = ReadFile(seg);
+  size_t third = data->find(std::string(500, 'd'));  // seq 3
+  ASSERT_NE(third, std::string::npos);
+  std::string damaged = *data;
+  damaged.replace(0, 8, "JUNKJUNK");            // header: range unknown
+  damaged.replace(third + 100, 4, "XXXX");      // seq 3: range known
+  ASSERT_TRUE(WriteFileAtomic(seg, damaged, 0600).ok());
+
+  auto spool = Spool::Open(SpoolOptions{.dir = dir}, metrics);
+  ASSERT_TRUE(spool.ok());
+  v1::Resource node;
+  node.set_node_id("n1");
+  FakeClock clock;
+  Batcher batcher(BatcherOptions{.agent_id = "n1"}, **spool, node, metrics, clock);
+  ASSERT_TRUE(batcher.FlushNow().ok());
+  int with_range = 0, without_range = 0;
+  for (uint64_t seq : (*spool)->Pending(5, 100)) {  // 1..4 hold raw test bytes, not batches
+    v1::Batch b;
+    ASSERT_TRUE(b.ParseFromString((*spool)->Read(seq)->batch));
+    for (const v1::Record& r : b.records()) {
+      if (!r.has_gap()) continue;
+      EXPECT_EQ(r.gap().reason(), v1::Gap::REASON_SPOOL_CORRUPT);
+      if (r.gap().first_lost_seq() == 3 && r.gap().last_lost_seq() == 3) {
+        ++with_range;
+      } else if (r.gap().first_lost_seq() == 0) {
+        ++without_range;
+      }
+    }
+  }
+  EXPECT_EQ(with_range, 1);
+  EXPECT_GE(without_range, 1);  // the damaged header is not folded into the other report
 }
 
 TEST_F(BatcherTest, FlushesOnTimerInBackground) {

@@ -472,8 +472,8 @@ Status Spool::Ack(uint64_t seq) {
   durable_.erase(it);
   DeleteAckedSegmentsLocked();
   // The acked prefix: everything below the oldest pending (or unsynced) entry.
-  uint64_t oldest = durable_.empty() ? (unsynced_.empty() ? next_seq_ : unsynced_.begin()->first)
-                                     : durable_.begin()->first;
+  uint64_t oldest = next_seq_;
+  if (!durable_.empty()) oldest = std::min(oldest, durable_.begin()->first);
   if (!unsynced_.empty()) oldest = std::min(oldest, unsynced_.begin()->first);
   acked_through_ = std::max(acked_through_, oldest - 1);
   PersistAckedLocked(false);
