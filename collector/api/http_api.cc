@@ -13,7 +13,12 @@ Result<int64_t> ParseTimeArg(const std::string& text, int64_t now) {
   if (text.empty()) return InvalidArgument("empty time");
   if (text == "now") return now;
   bool all_digits = text.find_first_not_of("0123456789") == std::string::npos;
-  if (all_digits) return static_cast<int64_t>(std::stoll(text.substr(0, 12))) * kNanosPerSecond;
+  if (all_digits) {
+    if (text.size() > 11) {
+      return InvalidArgument("'" + text + "' is too large for Unix seconds (milliseconds? use 2026-11-26T14:00:00Z)");
+    }
+    return static_cast<int64_t>(std::stoll(text)) * kNanosPerSecond;
+  }
   if (text.find('T') != std::string::npos || text.find('-') != std::string::npos) {
     tm t{};
     const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &t);

@@ -1,5 +1,7 @@
 #include "collector/ctl/format.h"
 
+#include "collector/api/http_api.h"
+
 #include <gtest/gtest.h>
 
 namespace custos::ctl {
@@ -40,6 +42,17 @@ TEST(FormatTest, StatusShowsAgentsAndLoss) {
 TEST(FormatTest, EmptyQueryIsSaidPlainly) {
   auto result = nlohmann::json::parse(R"({"kind": "logs", "records": []})");
   EXPECT_EQ(RenderRecords(result), "no logs records match\n");
+}
+
+TEST(TimeArgTest, AbsoluteRelativeAndBad) {
+  const int64_t now = 1'764'168'754'000'000'000;
+  EXPECT_EQ(*api::ParseTimeArg("1764168000", now), 1'764'168'000'000'000'000);
+  EXPECT_EQ(*api::ParseTimeArg("2025-11-26T14:40:00Z", now), 1'764'168'000'000'000'000);
+  EXPECT_EQ(*api::ParseTimeArg("15m", now), now - 900'000'000'000);
+  EXPECT_EQ(*api::ParseTimeArg("now", now), now);
+  for (const char* bad : {"", "1764168754123", "yesterday", "2025-13-45T99", "15 parsecs"}) {
+    EXPECT_EQ(api::ParseTimeArg(bad, now).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace
