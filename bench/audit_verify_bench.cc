@@ -16,6 +16,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "collector/audit/checkpoint.h"
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
 
   // Each run times ParseRecord and LeafHash over every line on their own,
   // then the whole verifier; the medians are reported (machines are noisy).
-  std::vector<double> parse_s, leaf_s, verify_s;
+  std::vector<double> parse_s, leaf_s, verify_s, verify1_s;
   for (int run = 0; run < runs; ++run) {
     auto t0 = Clock::now();
     size_t parsed = 0;
@@ -168,6 +169,15 @@ int main(int argc, char** argv) {
     t0 = Clock::now();
     VerifyReport report = VerifyAuditData(data, options);
     verify_s.push_back(Seconds(t0));
+    VerifyOptions one_thread = options;
+    one_thread.threads = 1;
+    t0 = Clock::now();
+    VerifyReport report1 = VerifyAuditData(data, one_thread);
+    verify1_s.push_back(Seconds(t0));
+    if (report1.first_error != report.first_error) {
+      std::fprintf(stderr, "audit_verify_bench: one thread and all cores disagree\n");
+      return 1;
+    }
     if (!report.ok() || report.records != n) {
       std::fprintf(stderr, "audit_verify_bench: verification failed: %s\n", report.first_error.c_str());
       return 1;
@@ -175,10 +185,10 @@ int main(int argc, char** argv) {
   }
   const double per = 1e9 / static_cast<double>(n);  // seconds -> ns per record
   std::printf(
-      "audit_verify: %llu records, median %.0f records/s (verify), ParseRecord %.0f ns/record, LeafHash %.0f "
-      "ns/record | target >= 1000000\n",
-      static_cast<unsigned long long>(n), static_cast<double>(n) / Median(verify_s), Median(parse_s) * per,
-      Median(leaf_s) * per);
+      "audit_verify: %llu records, median %.0f records/s (verify, %u cores; %.0f on one thread), ParseRecord %.0f "
+      "ns/record, LeafHash %.0f ns/record | target >= 1000000\n",
+      static_cast<unsigned long long>(n), static_cast<double>(n) / Median(verify_s), std::thread::hardware_concurrency(),
+      static_cast<double>(n) / Median(verify1_s), Median(parse_s) * per, Median(leaf_s) * per);
 
   if (phases) {  // the verifier's other steps, once each
     std::vector<Hash> leaves;

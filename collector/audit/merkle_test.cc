@@ -301,5 +301,20 @@ TEST(MerkleExhaustiveTest, ConsistencyProofsVerifyAndTamperingIsRejected) {
   }
 }
 
+TEST(RootStreamTest, EveryPrefixRootMatchesTheRfcDefinition) {
+  std::vector<Hash> leaves;
+  RootStream stream;
+  EXPECT_EQ(stream.Root(), EmptyRoot());
+  for (uint64_t i = 0; i < 300; ++i) {
+    Hash leaf{};
+    leaf[0] = static_cast<uint8_t>(i);
+    leaf[1] = static_cast<uint8_t>(i >> 8);
+    leaves.push_back(LeafHash(std::string_view(reinterpret_cast<const char*>(leaf.data()), leaf.size())));
+    stream.Push(leaves.back());
+    ASSERT_EQ(stream.size(), leaves.size());
+    ASSERT_EQ(stream.Root(), RootOf(leaves)) << "size " << leaves.size();
+  }
+}
+
 }  // namespace
 }  // namespace custos::audit

@@ -7,13 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
+#include <set>
+#include <thread>
 #include <utility>
 
 #include "collector/audit/checkpoint.h"
 #include "collector/audit/export_format.h"
 #include "collector/audit/hash.h"
-#include "collector/audit/merkle_tree.h"
-#include "collector/audit/node_store.h"
+#include "collector/audit/merkle.h"
 #include "collector/audit/note.h"
 #include "collector/audit/record.h"
 #include "common/files.h"
@@ -65,36 +66,122 @@ class Verifier {
     return false;
   }
 
-  // 1 and 2: parse, index and chain every record while rebuilding the tree.
-  bool CheckRecords() {
-    Hash previous_leaf{};
-    for (uint64_t i = 0; i < n_; ++i) {
+  // How many threads share `items` of work: options_.threads, or one per
+  // core for work large enough to be worth a thread; never more than items.
+  uint64_t Threads(uint64_t items) const {
+    constexpr uint64_t kMinPerThread = 20'000;
+    uint64_t t = options_.threads;
+    if (t == 0) {
+      t = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, 8);
+      t = std::min(t, std::max<uint64_t>(items / kMinPerThread, 1));
+    }
+    return std::clamp<uint64_t>(t, 1, std::max<uint64_t>(items, 1));
+  }
+
+  // Runs fn(begin, end, k) over `threads` consecutive ranges k of [0, n),
+  // the first on the calling thread.
+  template <typename Fn>
+  static void ParallelFor(uint64_t n, uint64_t threads, Fn fn) {
+    std::vector<std::thread> workers;
+    for (uint64_t k = 1; k < threads; ++k) {
+      workers.emplace_back([&fn, n, threads, k] { fn(n * k / threads, n * (k + 1) / threads, k); });
+    }
+    fn(0, n / threads, 0);
+    for (std::thread& t : workers) t.join();
+  }
+
+  // What one thread found in its share of the records (see CheckRecords).
+  struct ChunkScan {
+    uint64_t begin = 0, end = 0;
+    uint64_t error_index = UINT64_MAX;  // the first bad record of the chunk
+    std::string error;
+    std::string first_prev;  // prev of record `begin`, checked once the chunk before is hashed
+    std::vector<std::pair<uint64_t, std::string>> commitments;
+    std::vector<std::pair<uint64_t, std::string>> rotations;
+    std::vector<std::pair<uint64_t, std::optional<std::string>>> erasures;
+  };
+
+  // Parses, checks the index and the chain of records [c.begin, c.end) and
+  // fills leaves_ for them. Stops at the chunk's first bad record.
+  void ScanChunk(ChunkScan& c) {
+    for (uint64_t i = c.begin; i < c.end; ++i) {
       const std::string& line = data_.record_lines[i];
+      auto fail = [&](std::string message) {
+        c.error_index = i;
+        c.error = std::move(message);
+      };
       Result<AuditRecord> r = ParseRecord(line);
-      if (!r.ok()) return Fail("record " + to_string(i) + ": " + r.status().message());
+      if (!r.ok()) return fail("record " + to_string(i) + ": " + r.status().message());
       if (r->index != i) {
-        return Fail("record at line " + to_string(i + 1) + " has index " + to_string(r->index) + " where " +
+        return fail("record at line " + to_string(i + 1) + " has index " + to_string(r->index) + " where " +
                     to_string(i) + " was expected (a record was deleted, inserted or reordered)");
       }
       if (i == 0 && r->prev != GenesisPrev()) {
-        return Fail("record 0: prev hash is not the genesis value of 64 zeros (broken chain)");
+        return fail("record 0: prev hash is not the genesis value of 64 zeros (broken chain)");
       }
-      if (i > 0 && !HexEquals(r->prev, previous_leaf)) {
-        return Fail("record " + to_string(i) + ": prev hash does not match record " + to_string(i - 1) +
+      if (i == c.begin) {
+        c.first_prev = r->prev;
+      } else if (!HexEquals(r->prev, leaves_[i - 1])) {
+        return fail("record " + to_string(i) + ": prev hash does not match record " + to_string(i - 1) +
                     " (broken chain)");
       }
-      previous_leaf = LeafHash(line);
-      if (Status s = tree_.Append(previous_leaf); !s.ok()) return Fail("rebuilding the Merkle tree: " + s.ToString());
-      if (!r->payload_commitment.empty()) commitments_.emplace_back(i, std::move(r->payload_commitment));
+      leaves_[i] = LeafHash(line);
+      if (!r->payload_commitment.empty()) c.commitments.emplace_back(i, std::move(r->payload_commitment));
       if (r->kind == "key" && r->action == "rotate") {
         auto it = r->details.find("new_vkey");
-        rotations_.emplace_back(i, it == r->details.end() ? std::string() : it->second);
+        c.rotations.emplace_back(i, it == r->details.end() ? std::string() : it->second);
       }
       if (r->kind == "erasure") {
         auto it = r->details.find("indexes");
-        erasures_.emplace_back(i, it == r->details.end() ? std::nullopt : std::optional(it->second));
+        c.erasures.emplace_back(i, it == r->details.end() ? std::nullopt : std::optional(it->second));
       }
     }
+  }
+
+  // 1 and 2: parse, index and chain every record while rebuilding the tree.
+  // Parsing and leaf hashing (nearly all the cost) run on every core over
+  // consecutive chunks; the chain across chunk boundaries and the tree are
+  // then checked in order, so the first bad record reported is the same as a
+  // single pass would report.
+  bool CheckRecords() {
+    const uint64_t threads = Threads(n_);
+    leaves_.assign(n_, Hash{});
+    std::vector<ChunkScan> chunks(threads);
+    ParallelFor(n_, threads, [&](uint64_t begin, uint64_t end, uint64_t k) {
+      ChunkScan& c = chunks[k];
+      c.begin = begin;
+      c.end = end;
+      ScanChunk(c);
+    });
+
+    for (size_t k = 0; k < chunks.size(); ++k) {
+      ChunkScan& c = chunks[k];
+      bool boundary_ok = k == 0 || c.begin == c.end || c.error_index == c.begin || HexEquals(c.first_prev, leaves_[c.begin - 1]);
+      if (!boundary_ok) {
+        return Fail("record " + to_string(c.begin) + ": prev hash does not match record " + to_string(c.begin - 1) +
+                    " (broken chain)");
+      }
+      if (c.error_index != UINT64_MAX) return Fail(std::move(c.error));
+      for (auto& e : c.commitments) commitments_.push_back(std::move(e));
+      for (auto& e : c.rotations) rotations_.push_back(std::move(e));
+      for (auto& e : c.erasures) erasures_.push_back(std::move(e));
+    }
+    // The roots the later checks compare: every checkpoint's and consistency
+    // proof's size, from one streaming pass (the tree itself is not kept).
+    std::set<uint64_t> sizes;
+    for (const auto& c : data_.checkpoints) sizes.insert(c.size);
+    for (const auto& c : data_.consistency) sizes.insert({c.from, c.to});
+    RootStream stream;
+    auto next = sizes.begin();
+    auto take_roots = [&] {
+      for (; next != sizes.end() && *next == stream.size(); ++next) prefix_roots_[*next] = stream.Root();
+    };
+    take_roots();
+    for (const Hash& leaf : leaves_) {
+      stream.Push(leaf);
+      take_roots();
+    }
+    leaves_ = {};
     report_.records = n_;
     return true;
   }
@@ -170,9 +257,7 @@ class Verifier {
         return Fail("checkpoint at size " + to_string(size) +
                     " covers records missing from the export (truncation: the export has " + to_string(n_) + ")");
       }
-      Result<Hash> rebuilt = tree_.RootAt(size);
-      if (!rebuilt.ok()) return Fail("rebuilding the Merkle tree: " + rebuilt.status().ToString());
-      if (*rebuilt != root) {
+      if (prefix_roots_.at(size) != root) {
         return Fail("checkpoint at size " + to_string(size) + ": root mismatch: " +
                     (size == 0 ? std::string("not the empty tree's root")
                                : "records 0.." + to_string(size - 1) + " were changed after signing"));
@@ -206,9 +291,8 @@ class Verifier {
   // size, else rebuilt (all checkpoint roots equal the rebuilt ones by now).
   std::optional<Hash> RootFor(uint64_t size) {
     if (auto it = roots_.find(size); it != roots_.end()) return it->second;
-    if (size > n_) return std::nullopt;
-    Result<Hash> root = tree_.RootAt(size);
-    return root.ok() ? std::optional(*root) : std::nullopt;
+    if (auto it = prefix_roots_.find(size); it != prefix_roots_.end()) return it->second;
+    return std::nullopt;  // beyond the records
   }
 
   bool CheckOneConsistency(const AuditData::Consistency& c) {
@@ -303,7 +387,28 @@ class Verifier {
     }
     std::vector<bool> erased(n_);
     if (!CollectErasures(&erased)) return false;
-    for (const auto& [index, commitment] : commitments_) {
+    // Hashing the payloads is the cost: done on every core first, then the
+    // results are read in record order so the first problem is reported.
+    enum : uint8_t { kNoPayload, kMatches, kBadSalt, kMismatch };
+    std::vector<uint8_t> outcome(commitments_.size(), kNoPayload);
+    ParallelFor(commitments_.size(), Threads(commitments_.size()), [&](size_t begin, size_t end, uint64_t) {
+      for (size_t k = begin; k < end; ++k) {
+        const auto& [index, commitment] = commitments_[k];
+        const AuditData::Payload* p = payload_of[index];
+        if (!p) continue;
+        Result<Hash> salt = HashFromHex(p->salt_hex);  // a salt is 32 bytes, like a hash
+        if (!salt.ok()) {
+          outcome[k] = kBadSalt;
+          continue;
+        }
+        // PayloadCommitment(salt, payload) == commitment, without building the
+        // hex string: SHA-256(0x02 || salt || payload) as record.h defines it.
+        static constexpr uint8_t kPayloadDomain[] = {0x02};
+        outcome[k] = HexEquals(commitment, Sha256({kPayloadDomain, *salt, AsBytes(p->payload)})) ? kMatches : kMismatch;
+      }
+    });
+    for (size_t k = 0; k < commitments_.size(); ++k) {
+      const uint64_t index = commitments_[k].first;
       const AuditData::Payload* p = payload_of[index];
       payload_of[index] = nullptr;  // accounted for
       if (!p) {
@@ -312,12 +417,10 @@ class Verifier {
         ++report_.payloads_erased;
         continue;
       }
-      Result<Hash> salt = HashFromHex(p->salt_hex);  // a salt is 32 bytes, like a hash
-      if (!salt.ok()) return Fail("record " + to_string(index) + ": payload salt: " + salt.status().message());
-      // PayloadCommitment(salt, payload) == commitment, without building the
-      // hex string: SHA-256(0x02 || salt || payload) as record.h defines it.
-      static constexpr uint8_t kPayloadDomain[] = {0x02};
-      if (!HexEquals(commitment, Sha256({kPayloadDomain, *salt, AsBytes(p->payload)}))) {
+      if (outcome[k] == kBadSalt) {
+        return Fail("record " + to_string(index) + ": payload salt: " + HashFromHex(p->salt_hex).status().message());
+      }
+      if (outcome[k] == kMismatch) {
         return Fail("record " + to_string(index) + ": payload does not match its commitment (changed payload)");
       }
       ++report_.payloads_checked;
@@ -346,8 +449,8 @@ class Verifier {
   const VerifyOptions& options_;
   VerifyReport& report_;
   const uint64_t n_;
-  MemoryNodeStore store_;
-  MerkleTree tree_{store_};
+  std::vector<Hash> leaves_;  // during CheckRecords only
+  std::map<uint64_t, Hash> prefix_roots_;  // rebuilt root by size, for the sizes checkpoints and proofs name
   std::vector<std::pair<uint64_t, std::string>> commitments_;              // (record, hex), ascending
   std::vector<std::pair<uint64_t, std::optional<std::string>>> erasures_;  // (tombstone, details["indexes"])
   std::vector<VerifiedCheckpoint> checkpoints_;                            // in export order

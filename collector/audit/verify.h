@@ -45,6 +45,9 @@ struct VerifyOptions {
   std::vector<VerifierKey> witness_keys;  // optional
   int witness_quorum = 0;                 // cosignatures required on the newest checkpoint (0 = none)
   bool check_files_hashes = true;         // manifest "files": the SHA-256 of each file
+  // Threads that parse and hash records (0: one per core, at most 8). The
+  // report is the same for any number.
+  unsigned threads = 0;
 };
 
 struct VerifyReport {

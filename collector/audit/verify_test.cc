@@ -25,6 +25,7 @@ namespace custos::audit {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Json = nlohmann::json;
 
 constexpr char kOrigin[] = "audit.example/t1/v1";
@@ -399,6 +400,74 @@ TEST_P(VerifyTamperTest, IsDetected) {
 
 INSTANTIATE_TEST_SUITE_P(Verify, VerifyTamperTest, testing::ValuesIn(TamperCases()),
                          [](const testing::TestParamInfo<TamperCase>& p) { return p.param.name; });
+
+// A long chain verified by several threads reports exactly the first bad
+// record that one thread reports, wherever the chunk boundaries fall.
+std::vector<std::string> LongChain(uint64_t n) {
+  std::vector<std::string> lines;
+  for (uint64_t i = 0; i < n; ++i) {
+    AuditRecord r;
+    r.index = i;
+    r.time_unix_nanos = kT0 + static_cast<int64_t>(i);
+    r.kind = "access";
+    r.actor = "node:a";
+    r.action = "read";
+    r.object = "dataset:imagenet";
+    r.outcome = "allow";
+    r.prev = i == 0 ? GenesisPrev() : HexEncode(LeafHash(lines.back()));
+    lines.push_back(EncodeRecord(r));
+  }
+  return lines;
+}
+
+TEST(VerifyThreadsTest, FirstErrorIsTheSameForAnyNumberOfThreads) {
+  const std::vector<std::string> chain = LongChain(40'000);  // 4 threads: boundaries at 10000, 20000, 30000
+  struct Case {
+    const char* name;
+    std::function<void(std::vector<std::string>&)> tamper;
+    std::string want;
+  } cases[] = {
+      {"LastOfAChunk", [](auto& l) { Replace(l[9'999], "node:a", "node:b"); },
+       "record 10000: prev hash does not match record 9999 (broken chain)"},
+      {"FirstOfAChunk", [](auto& l) { Replace(l[10'000], "node:a", "node:b"); },
+       "record 10001: prev hash does not match record 10000 (broken chain)"},
+      {"DeletedAtABoundary", [](auto& l) { l.erase(l.begin() + 20'000); },
+       "has index 20001 where 20000 was expected"},
+      {"TwoChunksBad",
+       [](auto& l) {
+         Replace(l[35'000], "node:a", "node:b");
+         Replace(l[15'000], "read", "reed");
+       },
+       "record 15001: prev hash does not match record 15000"},
+      {"UnparseableFirstOfAChunk", [](auto& l) { l[30'000] = "{"; }, "record 30000: "},
+  };
+  for (const Case& c : cases) {
+    AuditData d;
+    d.origin = kOrigin;
+    d.heartbeat_seconds = 60;
+    d.record_lines = chain;
+    c.tamper(d.record_lines);
+    VerifyOptions one = LogKeyOnly(), four = LogKeyOnly();
+    one.threads = 1;
+    four.threads = 4;
+    std::string single = VerifyAuditData(d, one).first_error;
+    EXPECT_THAT(single, HasSubstr(c.want)) << c.name;
+    EXPECT_EQ(VerifyAuditData(d, four).first_error, single) << c.name;
+  }
+  // Untampered, the records pass with any number of threads and the next
+  // check (no checkpoint covers them) is what fails.
+  AuditData d;
+  d.origin = kOrigin;
+  d.heartbeat_seconds = 60;
+  d.record_lines = chain;
+  for (unsigned t : {1u, 3u, 4u, 7u}) {
+    VerifyOptions o = LogKeyOnly();
+    o.threads = t;
+    VerifyReport r = VerifyAuditData(d, o);
+    EXPECT_EQ(r.records, chain.size()) << t;
+    EXPECT_THAT(r.first_error, Not(HasSubstr("record "))) << t << ": " << r.first_error;
+  }
+}
 
 TEST(VerifyRfc3339Test, Formats) {
   EXPECT_EQ(FormatRfc3339(kT0), "2025-11-26T14:52:34Z");
