@@ -30,6 +30,11 @@ void CollectKeys(const toml::table& t, const std::string& prefix, std::vector<st
     if (const toml::table* sub = v.as_table()) {
       out->emplace_back(path, LineOf(&v));  // the table itself (so empty unknown tables are caught)
       CollectKeys(*sub, path, out);
+    } else if (const toml::array* arr = v.as_array(); arr != nullptr && arr->is_array_of_tables()) {
+      out->emplace_back(path, LineOf(&v));  // [[path]] entries: walked like tables
+      for (size_t i = 0; i < arr->size(); ++i) {
+        CollectKeys(*arr->get(i)->as_table(), path + "[" + std::to_string(i) + "]", out);
+      }
     } else {
       out->emplace_back(path, LineOf(&v));
     }
@@ -124,6 +129,11 @@ Status ConfigFile::Finish() {
   }
   errors_.clear();
   return InvalidArgument(m);
+}
+
+void ConfigSection::AddError(const std::string& key, const std::string& message) {
+  const toml::node* n = Has(key) ? AsTable(table_)->get(key) : nullptr;
+  file_->AddError(Path(key), message, LineOf(n));
 }
 
 bool ConfigSection::Has(const std::string& key) const {
@@ -244,6 +254,22 @@ ConfigSection ConfigSection::Section(const std::string& key) {
   if (const toml::table* t = n->as_table()) return ConfigSection(file_, t, Path(key));
   file_->AddError(Path(key), "expected a table [" + Path(key) + "]", LineOf(n));
   return ConfigSection(file_, nullptr, Path(key));
+}
+
+std::vector<ConfigSection> ConfigSection::SectionList(const std::string& key) {
+  std::vector<ConfigSection> out;
+  if (!Has(key)) return out;
+  const toml::node* n = AsTable(table_)->get(key);
+  file_->MarkUsed(Path(key));
+  const toml::array* a = n->as_array();
+  if (a == nullptr || (!a->empty() && !a->is_array_of_tables())) {
+    file_->AddError(Path(key), "expected an array of tables [[" + Path(key) + "]]", LineOf(n));
+    return out;
+  }
+  for (size_t i = 0; i < a->size(); ++i) {
+    out.push_back(ConfigSection(file_, a->get(i)->as_table(), Path(key) + "[" + std::to_string(i) + "]"));
+  }
+  return out;
 }
 
 std::vector<std::string> ConfigSection::SubsectionNames() {

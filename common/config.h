@@ -38,9 +38,16 @@ class ConfigSection {
   std::map<std::string, std::string> StringMap(const std::string& key);
   std::vector<std::string> StringList(const std::string& key);
   ConfigSection Section(const std::string& key);
+  // An array of tables ([[key]] entries), one section each, named
+  // "key[0]", "key[1]", ... in messages; unknown keys inside are refused too.
+  std::vector<ConfigSection> SectionList(const std::string& key);
   // Names of the sub-tables of this section (for registries of sources).
   std::vector<std::string> SubsectionNames();
   bool Has(const std::string& key) const;
+  // Records an error about `key` found by the caller's own validation (a
+  // pattern that does not parse, a duplicate id); Finish() reports it with
+  // the file and line like any bad value.
+  void AddError(const std::string& key, const std::string& message);
 
  private:
   friend class ConfigFile;

@@ -44,6 +44,46 @@ TEST(ConfigTest, UnknownKeysAndBadValuesAreNamed) {
   EXPECT_NE(s.message().find("agent.toml:4: unknown key 'spool.typo'"), std::string::npos) << s.message();
 }
 
+TEST(ConfigTest, ArraysOfTablesAreSectionsWithStrictKeys) {
+  auto f = ConfigFile::Parse(R"([a]
+[[a.items]]
+id = "x"
+[[a.items]]
+id = "y"
+tpyo = 1
+)", "agent.toml");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  std::vector<ConfigSection> items = f->Section("a").SectionList("items");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].String("id", ""), "x");
+  EXPECT_EQ(items[1].String("id", ""), "y");
+  EXPECT_TRUE(f->Section("a").SectionList("absent").empty());
+  Status s = f->Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("agent.toml:6: unknown key 'a.items[1].tpyo'"), std::string::npos) << s.message();
+
+  auto g = ConfigFile::Parse("[a]\nitems = [1, 2]\nempty = []\n", "agent.toml");
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(g->Section("a").SectionList("items").empty());
+  EXPECT_TRUE(g->Section("a").SectionList("empty").empty());
+  s = g->Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("a.items: expected an array of tables [[a.items]]"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("a.empty"), std::string::npos) << s.message();
+}
+
+TEST(ConfigTest, CallersReportTheirOwnValueErrors) {
+  auto f = ConfigFile::Parse("[a]\n[[a.items]]\nid = \"\"\n", "agent.toml");
+  ASSERT_TRUE(f.ok());
+  std::vector<ConfigSection> items = f->Section("a").SectionList("items");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].String("id", "x"), "");
+  items[0].AddError("id", "must not be empty");
+  Status s = f->Finish();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("agent.toml:3: a.items[0].id: must not be empty"), std::string::npos) << s.message();
+}
+
 TEST(ConfigTest, SyntaxErrorHasLineAndColumn) {
   auto f = ConfigFile::Parse("a = 1\nb = [\n", "bad.toml");
   ASSERT_FALSE(f.ok());
