@@ -24,7 +24,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(ConfigFile& file, Clock& clock) {
   std::vector<std::pair<const SourceRegistration*, ConfigSection>> enabled;
   for (const SourceRegistration& reg : SourceRegistry()) {
     ConfigSection section = sources.Section(reg.name);
-    if (section.Bool("enabled", std::string(reg.name) == "host_metrics")) enabled.emplace_back(&reg, section);
+    if (section.Bool("enabled", reg.enabled_by_default)) enabled.emplace_back(&reg, section);
   }
   for (const std::string& name : sources.SubsectionNames()) {
     bool known = false;

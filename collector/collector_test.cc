@@ -2,6 +2,8 @@
 // over real CURVE, is stored and audited in one transaction, and an erasure
 // through the HTTP API forgets its personal data while the trail verifies.
 #include "collector/collector.h"
+#include "collector/api/http_api.h"
+#include "collector/store/sqlite_store.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -84,6 +86,27 @@ TEST(CollectorTest, AccessEventsAreAuditedAndErasable) {
   audit::VerifyReport r = audit::VerifyAuditData(*data, {.log_keys = {vkey}});
   EXPECT_TRUE(r.ok()) << r.first_error;
   EXPECT_EQ(r.payloads_erased, 1u);
+}
+
+// A second process must not be able to share the API's port (httplib sets
+// SO_REUSEPORT by default, which would split requests between the two).
+TEST(CollectorTest, ApiPortCannotBeShared) {
+  httplib::Server first;
+  first.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof(yes));  // the most permissive neighbour
+  });
+  int port = first.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  char tmpl[] = "/tmp/custos_api_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto store = store::SqliteStore::Open({.path = dir + "/custos.db"});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  MetricsRegistry metrics;
+  api::HttpApi api({.host = "127.0.0.1", .port = port}, **store, metrics);
+  Status s = api.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cannot listen"), std::string::npos) << s.ToString();
 }
 
 }  // namespace

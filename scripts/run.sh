@@ -28,7 +28,7 @@ echo "building (first build takes a few minutes on 2 cores)..."
 ./scripts/build.sh custos-collector custos-agent custosctl
 stop
 
-mkdir -p "$HOME_DIR"/{keys,agents,collector,agent}
+mkdir -p "$HOME_DIR"/{keys,agents,collector,agent,run}
 chmod 700 "$HOME_DIR/keys"
 [[ -f $HOME_DIR/keys/collector.key ]] || "$BIN/custosctl" keygen --out "$HOME_DIR/keys" --name collector >/dev/null
 [[ -f $HOME_DIR/keys/agent.key ]] || "$BIN/custosctl" keygen --out "$HOME_DIR/keys" --name agent >/dev/null
@@ -60,6 +60,23 @@ key = "$HOME_DIR/keys/agent.key"
 dir = "$HOME_DIR/agent"
 [sources.host_metrics]
 interval = "5s"
+# The collector's own log, tailed like any application log.
+[sources.files]
+enabled = true
+paths = ["$HOME_DIR/collector.log"]
+start_at = "beginning"
+# OTLP/HTTP on 127.0.0.1:4318 and the GPU (once, "unavailable", without one)
+# run by default; so does journald, which says once when there is no journal.
+# Data-access events from services, on a socket (fanotify needs root: see deploy/).
+[sources.access]
+enabled = true
+fanotify = false
+socket = "$HOME_DIR/run/access.sock"
+[[sources.access.datasets]]
+id = "demo-images"
+classification = "internal"
+home_region = "local"
+uris = ["s3://demo/images/**"]
 TOML
 
 nohup "$BIN/custos-collector" --config "$HOME_DIR/collector.toml" >>"$HOME_DIR/collector.log" 2>&1 &
@@ -80,6 +97,23 @@ echo
 "$BIN/custosctl" query --kind metrics --name node_load --since "$START" --limit 3
 echo
 "$BIN/custosctl" query --kind metrics --name node_memory_bytes --since "$START" --limit 7
+echo
+# A data service reporting an access on the agent's socket (one JSON line, one reply).
+echo "reporting a dataset read on $HOME_DIR/run/access.sock:"
+python3 - "$HOME_DIR/run/access.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"action":"read","object":"s3://demo/images/cat-001.jpg","service_identity":"svc:demo-trainer","bytes":52133}\n')
+print("  reply:", s.makefile().readline().strip())
+PY
+for _ in $(seq 1 20); do
+  "$BIN/custosctl" query --kind access --since "$START" --limit 1 2>/dev/null | grep -q demo-images && break
+  sleep 0.25
+done
+"$BIN/custosctl" query --kind access --since "$START" --limit 3
+echo
+"$BIN/custosctl" query --kind logs --since "$START" --limit 3
 cat <<TXT
 
 custos is running: collector pid $(cat "$HOME_DIR/collector.pid"), agent pid $(cat "$HOME_DIR/agent.pid").

@@ -48,6 +48,10 @@ using SourceFactory = Result<std::unique_ptr<Source>> (*)(ConfigSection& config,
 struct SourceRegistration {
   const char* name;
   SourceFactory create;
+  // Whether the source runs when its section does not say `enabled`.
+  // Sources that need site settings to do anything (file paths, dataset
+  // roots) default to off; those that find their input alone default to on.
+  bool enabled_by_default;
 };
 
 // Every source the agent knows, in start order.

@@ -44,6 +44,12 @@ HttpApi::~HttpApi() { Stop(); }
 
 Status HttpApi::Start() {
   server_ = std::make_unique<httplib::Server>();
+  // httplib sets SO_REUSEPORT by default, which would let a second process
+  // bind the same port and silently take half the requests.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   Routes();
   if (options_.port == 0) {
     port_ = server_->bind_to_any_port(options_.host);

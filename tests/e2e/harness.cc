@@ -56,6 +56,22 @@ int FreePort() {
   return port;
 }
 
+namespace {
+
+// The sources that run by default and would reach outside the test's
+// directory (the system journal, port 4318, /run, the GPU) are turned off
+// unless the test configures them itself.
+std::string QuietSources(const std::string& agent_extra) {
+  std::string out;
+  for (const char* name : {"journald", "gpu", "otlp", "access"}) {
+    std::string table = std::string("[sources.") + name + "]";
+    if (agent_extra.find(table) == std::string::npos) out += "\n" + table + "\nenabled = false\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 Cluster::Cluster(const std::string& agent_extra, bool enroll) {
   char tmpl[] = "/tmp/custos_e2e_XXXXXX";
   dir_ = mkdtemp(tmpl);
@@ -79,7 +95,7 @@ Cluster::Cluster(const std::string& agent_extra, bool enroll) {
                         "[collector]\nendpoint = \"" + endpoint + "\"\nserver_key = \"" + dir_ +
                             "/keys/collector.pub\"\n"
                         "[identity]\nkey = \"" + dir_ + "/keys/agent.key\"\n"
-                        "[state]\ndir = \"" + dir_ + "/agent\"\n" + agent_extra);
+                        "[state]\ndir = \"" + dir_ + "/agent\"\n" + agent_extra + QuietSources(agent_extra));
 }
 
 Cluster::~Cluster() {

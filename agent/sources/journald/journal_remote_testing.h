@@ -87,6 +87,11 @@ class JournalRemoteWriter {
     if (pipe_ != nullptr && std::fwrite(buffer_.data(), 1, buffer_.size(), pipe_) != buffer_.size()) failed_ = true;
   }
 
+  // Pushes what Add() buffered to journal-remote (for live writers).
+  void Flush() {
+    if (pipe_ != nullptr && std::fflush(pipe_) != 0) failed_ = true;
+  }
+
   // Ends the input and waits; an error when journal-remote could not be run or failed.
   Status Close() {
     if (pipe_ == nullptr) return closed_ ? Status::Ok() : Internal("could not start systemd-journal-remote");
