@@ -127,6 +127,7 @@ int RunQuery(const Args& args) {
   const char* usage =
       "custosctl query [--kind metrics|logs|spans|gpu_samples|gpu_events|access|gaps] [--node ID|HOST]\n"
       "                [--name NAME] [--since T] [--until T] [--limit N] [--json] [--api URL]\n"
+      "  NAME: the metric or span name, log source, access dataset id or GPU uuid\n"
       "  T: 2026-11-26T14:00:00Z, Unix seconds, or an age such as 15m";
   Flags f(args, {"--kind", "--node", "--name", "--since", "--until", "--limit", "--api"}, {"--json"});
   if (!f.ok()) return Usage("query", f.error(), usage);

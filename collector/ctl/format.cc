@@ -1,6 +1,7 @@
 #include "collector/ctl/format.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -87,6 +88,13 @@ double Counter(const nlohmann::json& counters, const std::string& name) {
 std::string Num(double v) { return std::to_string(static_cast<uint64_t>(v)); }
 
 std::string ShortId(const std::string& id) { return id.size() > 12 ? id.substr(0, 12) : id; }
+
+// "ACTION_READ" → "read": schema enum names as people say them.
+std::string EnumWord(const std::string& name, const std::string& prefix) {
+  std::string out = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 }  // namespace
 
@@ -177,6 +185,56 @@ std::string RenderRecords(const nlohmann::json& result) {
     for (const auto& r : records) {
       rows.push_back({FormatTime(r.value("ts", int64_t{0})), ShortId(str(r, "agent_id")), str(r, "reason"),
                       str(r, "lost_records"), str(r, "lost_batches"), str(r, "source"), str(r, "detail")});
+    }
+  } else if (kind == "access") {
+    rows.push_back({"TIME", "HOST", "PRINCIPAL", "ACTION", "OBJECT", "DATASET", "OUTCOME", "COUNT", "SOURCE", "PROCESS"});
+    for (const auto& r : records) {
+      // The most specific identity the record has: the service's name for it,
+      // else the user, else the uid.
+      std::string who = str(r, "service_identity");
+      if (who.empty()) who = str(r, "user");
+      if (who.empty() && r.value("uid", int64_t{-1}) >= 0) who = "uid:" + str(r, "uid");
+      std::string process = str(r, "executable");
+      if (r.value("pid", int64_t{0}) > 0) process += "[" + str(r, "pid") + "]";
+      if (!str(r, "principal_unit").empty()) process += " " + str(r, "principal_unit");
+      std::string action = str(r, "action"), outcome = str(r, "outcome");
+      rows.push_back({FormatTime(r.value("ts", int64_t{0})), str(r, "hostname"), who,
+                      EnumWord(action, "ACTION_"), str(r, "object"),
+                      str(r, "dataset_id") + (str(r, "classification").empty() ? "" : " (" + str(r, "classification") + ")"),
+                      EnumWord(outcome, "OUTCOME_"), str(r, "count"), str(r, "source"), process});
+    }
+  } else if (kind == "spans") {
+    rows.push_back({"TIME", "HOST", "NAME", "KIND", "DURATION", "STATUS", "TRACE", "SPAN", "PARENT"});
+    for (const auto& r : records) {
+      int64_t start = r.value("ts", int64_t{0}), end = r.value("end_ts", int64_t{0});
+      char duration[32];
+      std::snprintf(duration, sizeof duration, "%.3f ms", static_cast<double>(end - start) / 1e6);
+      std::string status = EnumWord(str(r, "status_code"), "STATUS_");
+      if (!str(r, "status_message").empty()) status += ": " + str(r, "status_message");
+      rows.push_back({FormatTime(start), str(r, "hostname"), str(r, "name"),
+                      EnumWord(str(r, "span_kind"), "KIND_"), duration, status, str(r, "trace_id"),
+                      str(r, "span_id"), str(r, "parent_span_id")});
+    }
+  } else if (kind == "gpu_samples") {
+    rows.push_back({"TIME", "HOST", "GPU", "NAME", "SM %", "MEM %", "MEMORY USED", "POWER W", "TEMP C", "PROCESS"});
+    for (const auto& r : records) {
+      char sm[16], mem[16], power[16];
+      std::snprintf(sm, sizeof sm, "%.0f", r.value("sm_utilization_pct", 0.0));
+      std::snprintf(mem, sizeof mem, "%.0f", r.value("memory_utilization_pct", 0.0));
+      std::snprintf(power, sizeof power, "%.1f", r.value("power_watts", 0.0));
+      std::string process = r.value("pid", int64_t{0}) > 0 ? str(r, "executable") + "[" + str(r, "pid") + "]" : "";
+      if (!process.empty() && !str(r, "unit").empty()) process += " " + str(r, "unit");
+      rows.push_back({FormatTime(r.value("ts", int64_t{0})), str(r, "hostname"), str(r, "gpu_index"),
+                      str(r, "gpu_name"), sm, mem,
+                      FormatBytes(static_cast<uint64_t>(r.value("memory_used_bytes", int64_t{0}))), power,
+                      str(r, "temperature_celsius"), process});
+    }
+  } else if (kind == "gpu_events") {
+    rows.push_back({"TIME", "HOST", "GPU", "UUID", "KIND", "CODE", "DESCRIPTION"});
+    for (const auto& r : records) {
+      rows.push_back({FormatTime(r.value("ts", int64_t{0})), str(r, "hostname"), str(r, "gpu_index"),
+                      str(r, "gpu_uuid"), str(r, "event_kind"),
+                      str(r, "code"), str(r, "description")});
     }
   } else {
     // Generic: every column, in the API's order.

@@ -44,6 +44,35 @@ TEST(FormatTest, EmptyQueryIsSaidPlainly) {
   EXPECT_EQ(RenderRecords(result), "no logs records match\n");
 }
 
+// Access, span and GPU records read as sentences: names, not enum numbers.
+TEST(FormatTest, AccessSpansAndGpuRecordsAreReadable) {
+  auto access = nlohmann::json::parse(R"({"kind": "access", "records": [
+    {"ts": 1764168754000000000, "hostname": "gpu-7", "service_identity": "", "user": "alice", "uid": 1001,
+     "action": "ACTION_READ", "object": "/data/imagenet/shard-0.tar", "dataset_id": "imagenet",
+     "classification": "internal", "outcome": "OUTCOME_SUCCESS", "count": 12, "source": "fanotify",
+     "executable": "/usr/bin/python3", "pid": 4242, "principal_unit": "train.service"}]})");
+  std::string text = RenderRecords(access);
+  for (const char* want : {"PRINCIPAL", "alice", " read ", "imagenet (internal)", "success", "12", "fanotify",
+                           "/usr/bin/python3[4242] train.service"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << " missing from\n" << text;
+  }
+  auto spans = nlohmann::json::parse(R"({"kind": "spans", "records": [
+    {"ts": 1764168754000000000, "end_ts": 1764168754001500000, "hostname": "n1", "name": "GET /predict",
+     "span_kind": "KIND_SERVER", "status_code": "STATUS_ERROR", "status_message": "timeout",
+     "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331", "parent_span_id": ""}]})");
+  text = RenderRecords(spans);
+  for (const char* want : {"GET /predict", "server", "1.500 ms", "error: timeout", "b7ad6b7169203331"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << " missing from\n" << text;
+  }
+  auto events = nlohmann::json::parse(R"({"kind": "gpu_events", "records": [
+    {"ts": 1764168754000000000, "hostname": "n1", "gpu_index": 3, "gpu_uuid": "GPU-abc", "event_kind": "xid",
+     "code": 79, "description": "GPU has fallen off the bus"}]})");
+  text = RenderRecords(events);
+  for (const char* want : {"GPU-abc", "xid", "79", "fallen off the bus"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << " missing from\n" << text;
+  }
+}
+
 TEST(TimeArgTest, AbsoluteRelativeAndBad) {
   const int64_t now = 1'764'168'754'000'000'000;
   EXPECT_EQ(*api::ParseTimeArg("1764168000", now), 1'764'168'000'000'000'000);

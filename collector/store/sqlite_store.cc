@@ -454,7 +454,12 @@ Result<nlohmann::json> SqliteStore::Query(const RecordQuery& q) {
     return InvalidArgument("unknown record kind '" + q.kind + "' (one of: " + kinds + ")");
   }
   const std::string& table = it->second;
-  std::string name_col = table == "metrics" || table == "spans" ? "name" : (table == "logs" ? "source" : "");
+  // What --name matches for each kind.
+  static const std::map<std::string, std::string> kNameColumn = {
+      {"metrics", "name"},         {"spans", "name"},         {"logs", "source"},
+      {"access_events", "dataset_id"}, {"gpu_samples", "gpu_uuid"}, {"gpu_events", "gpu_uuid"}};
+  auto name_it = kNameColumn.find(table);
+  std::string name_col = name_it == kNameColumn.end() ? "" : name_it->second;
   std::string sql = "SELECT t.*, r.node_id AS node, r.hostname AS hostname, r.systemd_unit AS unit FROM " + table +
                     " t LEFT JOIN resources r ON r.id = t.resource WHERE t.ts >= ?1 AND t.ts <= ?2";
   if (!q.node.empty()) sql += " AND (r.node_id = ?3 OR r.hostname = ?3)";
@@ -473,12 +478,23 @@ Result<nlohmann::json> SqliteStore::Query(const RecordQuery& q) {
     if (!row) break;
     nlohmann::json j = RowToJson(*stmt);
     j.erase("resource");
+    // "kind" names the record kind; a table's own kind column moves aside.
+    if (q.kind == "spans" && j.contains("kind")) {
+      j["span_kind"] = v1::Span::Kind_Name(static_cast<v1::Span::Kind>(j.value("kind", 0)));
+    } else if (q.kind == "gpu_events" && j.contains("kind")) {
+      j["event_kind"] = j["kind"];
+    }
     j["kind"] = q.kind;
     // Enums as their schema names, so people and scripts need no lookup table.
     if (q.kind == "gaps" && j.contains("reason")) {
       j["reason"] = v1::Gap::Reason_Name(static_cast<v1::Gap::Reason>(j["reason"].get<int>()));
     } else if (q.kind == "logs" && j.contains("severity")) {
       j["severity"] = v1::Severity_Name(static_cast<v1::Severity>(j["severity"].get<int>()));
+    } else if (q.kind == "access") {
+      j["action"] = v1::AccessEvent::Action_Name(static_cast<v1::AccessEvent::Action>(j.value("action", 0)));
+      j["outcome"] = v1::AccessEvent::Outcome_Name(static_cast<v1::AccessEvent::Outcome>(j.value("outcome", 0)));
+    } else if (q.kind == "spans") {
+      j["status_code"] = v1::Span::StatusCode_Name(static_cast<v1::Span::StatusCode>(j.value("status_code", 0)));
     }
     rows.push_back(std::move(j));
   }

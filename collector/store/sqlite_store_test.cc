@@ -101,6 +101,44 @@ TEST(SqliteStoreTest, QueryFiltersAndJoinsResources) {
   EXPECT_EQ(window->size(), 2u);  // n1 lines 2 and 3
 }
 
+// Enums come back as schema names, and a table's own "kind" column (span
+// kind, GPU event kind) is not lost under the record kind.
+TEST(SqliteStoreTest, QueryNamesEnumsAndKeepsOwnKinds) {
+  auto store = SqliteStore::Open({.path = TempDb()});
+  ASSERT_TRUE(store.ok());
+  IngestedBatch b = MakeBatch("n1", 1, 1, 0);
+  v1::AccessEvent* a = b.batch.add_records()->mutable_access();
+  a->set_time_unix_nano(1'000);
+  a->set_action(v1::AccessEvent::ACTION_RENAME);
+  a->set_outcome(v1::AccessEvent::OUTCOME_DENIED);
+  a->set_dataset_id("patients");
+  v1::Span* sp = b.batch.add_records()->mutable_span();
+  sp->set_start_time_unix_nano(1'000);
+  sp->set_end_time_unix_nano(2'000);
+  sp->set_kind(v1::Span::KIND_CLIENT);
+  sp->set_status_code(v1::Span::STATUS_ERROR);
+  sp->set_name("GET /x");
+  v1::GpuEvent* e = b.batch.add_records()->mutable_gpu_event();
+  e->set_time_unix_nano(1'000);
+  e->set_kind("xid");
+  e->set_code(79);
+  e->set_gpu_uuid("GPU-1");
+  ASSERT_TRUE((*store)->Commit({&b}).ok());
+  auto access = (*store)->Query({.kind = "access", .name = "patients", .limit = 10});
+  ASSERT_TRUE(access.ok() && access->size() == 1) << access->dump();
+  EXPECT_EQ((*access)[0]["action"], "ACTION_RENAME");
+  EXPECT_EQ((*access)[0]["outcome"], "OUTCOME_DENIED");
+  auto spans = (*store)->Query({.kind = "spans", .limit = 10});
+  ASSERT_TRUE(spans.ok() && spans->size() == 1);
+  EXPECT_EQ((*spans)[0]["kind"], "spans");
+  EXPECT_EQ((*spans)[0]["span_kind"], "KIND_CLIENT");
+  EXPECT_EQ((*spans)[0]["status_code"], "STATUS_ERROR");
+  auto events = (*store)->Query({.kind = "gpu_events", .name = "GPU-1", .limit = 10});
+  ASSERT_TRUE(events.ok() && events->size() == 1);
+  EXPECT_EQ((*events)[0]["event_kind"], "xid");
+  EXPECT_EQ((*events)[0]["code"], 79);
+}
+
 TEST(SqliteStoreTest, AgentsCarryLatestStatsAndHeartbeats) {
   auto store = SqliteStore::Open({.path = TempDb()});
   IngestedBatch a = MakeBatch("n1", 7, 1, 1);

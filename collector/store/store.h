@@ -34,7 +34,7 @@ enum class CommitOutcome { kStored, kDuplicate };
 struct RecordQuery {
   std::string kind;      // logs, metrics, spans, gpu_samples, gpu_events, access, gaps
   std::string node;      // node id, or empty for all
-  std::string name;      // metric name / span name / log source filter, or empty
+  std::string name;      // metric or span name, log source, access dataset id, GPU uuid; or empty
   int64_t since_unix_nanos = 0;
   int64_t until_unix_nanos = INT64_MAX;
   int limit = 100;       // newest first
