@@ -22,7 +22,11 @@ namespace {
 
 constexpr char kLog[] = "access";
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kMaxPendingReplies = 256 * 1024;  // stop reading a client that does not read
+// Once a connection's replies shrink to this, its waiting lines are answered.
+constexpr size_t kResumeReplies = AccessSocketServer::kMaxBufferedReplies / 2;
+// What a valid line's reply is counted as before the batch is submitted
+// ({"ok":true} or "busy"; an error names the line and a short cause).
+constexpr size_t kValidReplyEstimate = 64;
 constexpr int kTickMillis = 100;
 
 std::string ErrorReply(const std::string& message) {
@@ -70,6 +74,7 @@ struct AccessSocketServer::Connection {
   uint64_t line_no = 0;    // lines answered so far
   bool discarding = false; // skipping the rest of an over-long line
   bool eof = false;        // the client shut down its side
+  bool blocked = false;    // lines wait in `in` until the client reads its replies
   int64_t partial_since = 0;
   int64_t last_activity = 0;
   ~Connection() {
@@ -89,7 +94,9 @@ AccessSocketServer::AccessSocketServer(SocketOptions options, SubmitFn submit, M
       refused_connections_(m.GetCounter("custos_access_socket_refused_connections_total",
                                         "Connections refused at max_connections")),
       timeouts_(m.GetCounter("custos_access_socket_timeouts_total", "Connections closed by a read or idle timeout")),
-      connections_gauge_(m.GetGauge("custos_access_socket_connections", "Open access socket connections")) {}
+      connections_gauge_(m.GetGauge("custos_access_socket_connections", "Open access socket connections")),
+      reply_bytes_gauge_(m.GetGauge("custos_access_socket_reply_bytes",
+                                    "Reply bytes held by the agent, not yet taken by the clients")) {}
 
 AccessSocketServer::~AccessSocketServer() {
   Stop();
@@ -142,6 +149,7 @@ void AccessSocketServer::Stop() {
   thread_.join();
   connections_.clear();
   connections_gauge_.Set(0);
+  reply_bytes_gauge_.Set(0);
   // Remove the socket file, unless another process has bound a new one there.
   struct stat st {};
   if (stat(options_.path.c_str(), &st) == 0 && st.st_ino == socket_ino_) unlink(options_.path.c_str());
@@ -155,7 +163,7 @@ void AccessSocketServer::Run() {
     fds.push_back({listen_fd_, POLLIN, 0});
     for (const auto& c : connections_) {
       short events = 0;
-      if (!c->eof && c->out.size() < kMaxPendingReplies) events |= POLLIN;
+      if (!c->eof && !c->blocked) events |= POLLIN;
       if (!c->out.empty()) events |= POLLOUT;
       fds.push_back({c->fd, events, 0});
     }
@@ -167,19 +175,27 @@ void AccessSocketServer::Run() {
     if (fds[0].revents & POLLIN) return;
     const int64_t now = clock_.MonotonicNanos();
     std::vector<bool> keep(connections_.size(), true);
+    size_t reply_bytes = 0;
     for (size_t i = 0; i < connections_.size(); ++i) {
       Connection& c = *connections_[i];
       short re = fds[i + 2].revents;
-      if (re & (POLLIN | POLLHUP | POLLERR)) {
+      // A blocked connection is not read (a hung-up one fails in Flush).
+      if ((re & (POLLIN | POLLHUP | POLLERR)) && !c.blocked) {
         if (!ReadFrom(c)) keep[i] = false;
       }
-      if (keep[i] && !c.out.empty() && !Flush(c)) keep[i] = false;
+      if (keep[i] && !c.out.empty() && !Flush(c, now)) keep[i] = false;
+      if (keep[i] && c.blocked && c.out.size() <= kResumeReplies) {
+        Answer(c, false, now);  // the client read its replies: the lines that waited
+        if (!c.out.empty() && !Flush(c, now)) keep[i] = false;
+      }
+      reply_bytes += c.out.size();
       if (!keep[i]) continue;
-      if (c.eof && c.out.empty()) {
+      if (c.eof && !c.blocked && c.out.empty()) {
         keep[i] = false;  // answered everything the client sent
-      } else if (!c.in.empty() && !c.discarding && now - c.partial_since > options_.read_timeout_nanos) {
+      } else if (!c.in.empty() && !c.discarding && !c.blocked &&
+                 now - c.partial_since > options_.read_timeout_nanos) {
         c.out += ErrorReply("line " + std::to_string(c.line_no + 1) + ": incomplete line timed out");
-        Flush(c);
+        Flush(c, now);
         timeouts_.Increment();
         keep[i] = false;
       } else if (now - c.last_activity > options_.idle_timeout_nanos) {
@@ -192,6 +208,7 @@ void AccessSocketServer::Run() {
     }
     if (fds[1].revents & POLLIN) Accept();
     connections_gauge_.Set(static_cast<int64_t>(connections_.size()));
+    reply_bytes_gauge_.Set(static_cast<int64_t>(reply_bytes));
   }
 }
 
@@ -231,11 +248,16 @@ bool AccessSocketServer::ReadFrom(Connection& c) {
   } else {
     c.in.append(buf, static_cast<size_t>(n));
   }
-  const bool consumed = HandleLines(c, c.eof);
-  // What is left is the start of a line: its read timeout runs from when it began.
-  if (c.in.empty()) c.partial_since = 0;
-  else if (was_empty || consumed) c.partial_since = now;
+  Answer(c, was_empty, now);
   return true;
+}
+
+void AccessSocketServer::Answer(Connection& c, bool line_began, int64_t now) {
+  const bool consumed = HandleLines(c, c.eof);
+  // What is left is the start of a line (or lines that wait for the client
+  // to read): a line's read timeout runs from when it began.
+  if (c.in.empty()) c.partial_since = 0;
+  else if (line_began || consumed) c.partial_since = now;
 }
 
 bool AccessSocketServer::HandleLines(Connection& c, bool at_eof) {
@@ -246,7 +268,17 @@ bool AccessSocketServer::HandleLines(Connection& c, bool at_eof) {
   std::vector<AccessRequest> valid;
   size_t start = 0;
   const size_t max = options_.max_line_bytes;
+  size_t reply_bytes = c.out.size();
+  auto reply = [&](std::string text) {
+    reply_bytes += text.size();
+    replies.push_back(std::move(text));
+  };
+  c.blocked = false;
   for (;;) {
+    if (reply_bytes >= kMaxBufferedReplies) {
+      c.blocked = start < c.in.size();  // the rest waits until the client reads
+      break;
+    }
     size_t nl = c.in.find('\n', start);
     if (c.discarding) {
       if (nl == std::string::npos) {
@@ -262,8 +294,8 @@ bool AccessSocketServer::HandleLines(Connection& c, bool at_eof) {
       if (pending > max) {
         ++c.line_no;
         lines_too_long_.Increment();
-        replies.push_back(ErrorReply("line " + std::to_string(c.line_no) + ": longer than " + std::to_string(max) +
-                                     " bytes (max_line_bytes); skipped up to the next newline"));
+        reply(ErrorReply("line " + std::to_string(c.line_no) + ": longer than " + std::to_string(max) +
+                         " bytes (max_line_bytes); skipped up to the next newline"));
         c.discarding = true;
         start = c.in.size();
         continue;
@@ -277,21 +309,22 @@ bool AccessSocketServer::HandleLines(Connection& c, bool at_eof) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.size() > max) {
       lines_too_long_.Increment();
-      replies.push_back(ErrorReply("line " + std::to_string(c.line_no) + ": longer than " + std::to_string(max) +
-                                   " bytes (max_line_bytes)"));
+      reply(ErrorReply("line " + std::to_string(c.line_no) + ": longer than " + std::to_string(max) +
+                       " bytes (max_line_bytes)"));
       continue;
     }
     Result<AccessRequest> r = line.empty() ? Result<AccessRequest>(InvalidArgument("empty line"))
                                            : ParseAccessLine(line);
     if (!r.ok()) {
       lines_malformed_.Increment();
-      replies.push_back(ErrorReply("line " + std::to_string(c.line_no) + ": " + r.status().message()));
+      reply(ErrorReply("line " + std::to_string(c.line_no) + ": " + r.status().message()));
       continue;
     }
     valid_index.push_back(replies.size());
     valid_line.push_back(c.line_no);
     valid.push_back(std::move(*r));
-    replies.emplace_back();
+    replies.emplace_back();  // filled once the batch is submitted
+    reply_bytes += kValidReplyEstimate;
     if (start >= c.in.size()) break;
   }
   c.in.erase(0, start);
@@ -299,16 +332,16 @@ bool AccessSocketServer::HandleLines(Connection& c, bool at_eof) {
     size_t count = valid.size();
     Status s = submit_(c.peer, std::move(valid));
     for (size_t k = 0; k < count; ++k) {
-      std::string& reply = replies[valid_index[k]];
+      std::string& answer = replies[valid_index[k]];
       if (s.ok()) {
         lines_ok_.Increment();
-        reply = "{\"ok\":true}\n";
+        answer = "{\"ok\":true}\n";
       } else if (s.code() == StatusCode::kResourceExhausted) {
         lines_busy_.Increment();
-        reply = "{\"ok\":false,\"error\":\"busy\",\"retry_after_ms\":" + std::to_string(options_.retry_after_ms) + "}\n";
+        answer = "{\"ok\":false,\"error\":\"busy\",\"retry_after_ms\":" + std::to_string(options_.retry_after_ms) + "}\n";
       } else {
         lines_failed_.Increment();
-        reply = ErrorReply("line " + std::to_string(valid_line[k]) + ": " + s.message());
+        answer = ErrorReply("line " + std::to_string(valid_line[k]) + ": " + s.message());
       }
     }
   }
@@ -316,11 +349,12 @@ bool AccessSocketServer::HandleLines(Connection& c, bool at_eof) {
   return start > 0;
 }
 
-bool AccessSocketServer::Flush(Connection& c) {
+bool AccessSocketServer::Flush(Connection& c, int64_t now) {
   while (!c.out.empty()) {
     ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EINTR;  // EPIPE etc.: the client is gone
     c.out.erase(0, static_cast<size_t>(n));
+    c.last_activity = now;  // a client reading its replies is not idle
   }
   return true;
 }

@@ -10,9 +10,12 @@
 // the socket itself has no position to resume from. Bounds: max_line_bytes
 // (longer: an error reply, then the rest of that line is skipped up to the
 // next newline), max_connections (more: an error reply and close), a read
-// timeout for a started line and an idle timeout per connection, and a
-// client that does not read its replies stops being read. One thread polls
-// every connection; nothing a client sends can crash or stall it.
+// timeout for a started line and an idle timeout per connection, and at
+// most kMaxBufferedReplies of replies held per connection: at that bound the
+// server stops answering (and reading) a client until it has read its
+// replies, so a client that does not read is throttled, never buffered
+// for. One thread polls every connection; nothing a client sends can crash
+// or stall it.
 //
 //   auto server = AccessSocketServer::Listen(options, submit, metrics, clock);
 //   (*server)->Start();  ...  (*server)->Stop();
@@ -73,6 +76,10 @@ class AccessSocketServer {
   // Closes every connection, removes the socket file and joins. Idempotent.
   void Stop();
 
+  // Reply bytes a connection holds at most, plus one reply (those of a read
+  // are added line by line until this is reached).
+  static constexpr size_t kMaxBufferedReplies = 256 * 1024;
+
  private:
   struct Connection;
   AccessSocketServer(SocketOptions options, SubmitFn submit, MetricsRegistry& metrics, Clock& clock);
@@ -80,9 +87,14 @@ class AccessSocketServer {
   void Accept();
   // Reads what is available; false when the connection is to be closed.
   bool ReadFrom(Connection& c);
-  // Answers every complete line of c.in; true when it consumed any bytes.
+  // Answers the complete lines of c.in up to the reply bound, then updates
+  // the read timeout of what is left; `line_began`: c.in was empty before.
+  void Answer(Connection& c, bool line_began, int64_t now);
+  // Answers complete lines of c.in until the reply bound (then sets
+  // c.blocked); true when it consumed any bytes.
   bool HandleLines(Connection& c, bool at_eof);
-  bool Flush(Connection& c);
+  // Sends what the client takes; false when the client is gone.
+  bool Flush(Connection& c, int64_t now);
 
   // Constant after construction.
   const SocketOptions options_;
@@ -96,6 +108,7 @@ class AccessSocketServer {
   Counter& refused_connections_;
   Counter& timeouts_;
   Gauge& connections_gauge_;
+  Gauge& reply_bytes_gauge_;
 
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd

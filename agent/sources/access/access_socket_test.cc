@@ -2,6 +2,10 @@
 // batcher and spool.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <iostream>
+
+#include "agent/sources/access/access_socket_server.h"
 #include "agent/sources/access/access_testing.h"
 
 namespace custos::agent::access {
@@ -135,6 +139,53 @@ TEST(AccessSocketTest, BusyWhenTheBatcherIsFullNeverSilent) {
   ASSERT_TRUE(h.batcher->FlushNow().ok());  // room again: the retry is accepted
   c.Write(line);
   EXPECT_EQ(c.ReadLine(), R"({"ok":true})");
+  src->Stop();
+}
+
+// 200k empty lines (200 KB) make ~9.6 MB of error replies: a client that
+// sends them without reading is answered only as fast as it reads, and the
+// agent holds at most kMaxBufferedReplies (+ one reply) for it.
+TEST(AccessSocketTest, AClientThatDoesNotReadItsRepliesIsThrottledNotBufferedFor) {
+  std::string dir = MakeTempDir("custos_access_replies");
+  std::string sock = dir + "/access.sock";
+  Harness h(dir + "/spool");
+  auto src = h.Make(SocketConfig(sock));
+  ASSERT_TRUE(src->Start("").ok());
+  Client c(sock);
+  ASSERT_TRUE(c.connected());
+  constexpr int kLines = 200'000;
+  std::thread writer([&c] { c.Write(std::string(kLines, '\n')); });  // blocks once the agent stops reading
+  auto held = [&h] { return h.metrics.Value("custos_access_socket_reply_bytes"); };
+  const double bound = AccessSocketServer::kMaxBufferedReplies + 1024;
+  // The replies pile up (nobody reads them) until the agent stops answering.
+  double max_held = 0;
+  for (int i = 0; i < 1000 && max_held < bound / 2; ++i) {
+    max_held = std::max(max_held, held());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(max_held, bound / 2) << "the replies never piled up in the agent";
+  for (int i = 0; i < 50; ++i) {
+    max_held = std::max(max_held, held());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_LE(max_held, bound);
+  // Now the client reads: every line is answered, in order.
+  for (int i = 1; i <= kLines; ++i) {
+    std::string want = R"({"ok":false,"error":"line )" + std::to_string(i) + R"(: empty line"})";
+    std::string got = c.ReadLine();
+    if (got != want) {
+      ADD_FAILURE() << "reply " << i << ": " << got;
+      break;
+    }
+    if (i % 1000 == 0) max_held = std::max(max_held, held());
+  }
+  writer.join();
+  EXPECT_LE(max_held, bound);
+  EXPECT_EQ(h.metrics.Value("custos_access_socket_lines_total", {{"result", "malformed"}}), kLines);
+  // The connection still works.
+  c.Write(R"({"action":"read","object":"/data/imagenet/a"})" "\n");
+  EXPECT_EQ(c.ReadLine(), R"({"ok":true})");
+  std::cout << "most reply bytes held for one client: " << max_held << "\n";
   src->Stop();
 }
 

@@ -24,6 +24,9 @@ namespace {
 constexpr char kLog[] = "access";
 constexpr size_t kMaxReporterResources = 256;
 constexpr int64_t kLogEveryNanos = 10 * kNanosPerSecond;
+// Reads of the kernel queues at stop: enough for a full default queue
+// (16384 events) of each group, bounded so that a storm cannot hold Stop().
+constexpr int kStopDrainReads = 128;
 
 struct AccessOptions {
   bool fanotify = true;
@@ -134,11 +137,12 @@ class AccessSource final : public Source {
   }
 
  private:
-  // The fanotify thread: events → coalescer → batcher.
+  // The fanotify thread: events → coalescer → batcher. Each turn reads a
+  // bounded amount (one buffer per group), so under an event storm the
+  // thread still emits due records and sees Stop().
   void RunFanotify() {
     std::vector<pollfd> fds{{stop_fd_, POLLIN, 0}};
     for (int fd : watcher_->fds()) fds.push_back({fd, POLLIN, 0});
-    auto sink = [this](FileEvent&& e) { OnFileEvent(std::move(e)); };
     for (;;) {
       // Wake at least every 100 ms so that windows end on time under any clock.
       int n = poll(fds.data(), fds.size(), 100);
@@ -147,18 +151,27 @@ class AccessSource final : public Source {
         break;
       }
       if (fds[0].revents & POLLIN) break;
-      uint64_t overflows = watcher_->ReadEvents(sink);
-      if (overflows > 0) {
-        overflows_.Increment(overflows);
-        context_.batcher.ReportLoss(name_, v1::Gap::REASON_SOURCE_OVERFLOW, 0,
-                                    "fanotify queue overflow: kernel file events lost");
-        overflow_log_.Warn(context_.clock, "fanotify queue overflowed: file events lost",
-                           std::to_string(overflows) + " overflow(s)");
-      }
+      ReadEvents();
       Emit(coalescer_.TakeDue(context_.clock.MonotonicNanos()));
     }
-    watcher_->ReadEvents(sink);
+    // What was queued before Stop(), bounded: a storm that goes on is cut off.
+    for (int i = 0; i < kStopDrainReads; ++i) {
+      if (ReadEvents() == 0) break;
+    }
     Emit(coalescer_.TakeAll());
+  }
+
+  // One bounded read; returns how many kernel events it took.
+  size_t ReadEvents() {
+    FanotifyWatcher::ReadResult r = watcher_->ReadEvents([this](FileEvent&& e) { OnFileEvent(std::move(e)); });
+    if (r.overflows > 0) {
+      overflows_.Increment(r.overflows);
+      context_.batcher.ReportLoss(name_, v1::Gap::REASON_SOURCE_OVERFLOW, 0,
+                                  "fanotify queue overflow: kernel file events lost");
+      overflow_log_.Warn(context_.clock, "fanotify queue overflowed: file events lost",
+                         std::to_string(r.overflows) + " overflow(s)");
+    }
+    return r.events;
   }
 
   void OnFileEvent(FileEvent&& e) {
@@ -181,10 +194,11 @@ class AccessSource final : public Source {
     a.set_count(1);
     a.set_source("fanotify");
     uint64_t merged = coalescer_.merged(), evicted = coalescer_.evicted_early();
-    coalescer_.Add(std::move(a), context_.clock.MonotonicNanos());
+    std::vector<v1::AccessEvent> full = coalescer_.Add(std::move(a), context_.clock.MonotonicNanos());
     coalesced_.Increment(coalescer_.merged() - merged);
     coalesce_evicted_.Increment(coalescer_.evicted_early() - evicted);
-    fanotify_events_.Increment();  // last: once counted, the identity has been looked up
+    fanotify_events_.Increment();  // before Emit: once counted, the identity has been looked up
+    Emit(std::move(full));         // max_coalesce_entries closed early: out now, not held
   }
 
   void Emit(std::vector<v1::AccessEvent>&& events) {

@@ -15,7 +15,7 @@ std::string Coalescer::KeyOf(const v1::AccessEvent& e) {
   return key;
 }
 
-void Coalescer::Add(v1::AccessEvent&& event, int64_t now) {
+std::vector<v1::AccessEvent> Coalescer::Add(v1::AccessEvent&& event, int64_t now) {
   if (event.count() == 0) event.set_count(1);
   std::string key = KeyOf(event);
   auto it = index_.find(key);
@@ -25,7 +25,7 @@ void Coalescer::Add(v1::AccessEvent&& event, int64_t now) {
     open.set_count(static_cast<uint32_t>(std::min<uint64_t>(count, std::numeric_limits<uint32_t>::max())));
     open.set_bytes(open.bytes() + event.bytes());
     ++merged_;
-    return;
+    return {};
   }
   if (it != index_.end()) {
     // The window ended but TakeDue has not run yet: close it now.
@@ -42,6 +42,10 @@ void Coalescer::Add(v1::AccessEvent&& event, int64_t now) {
   }
   open_.push_back(Entry{key, now, std::move(event)});
   index_[std::move(key)] = std::prev(open_.end());
+  if (early_.size() < options_.max_entries) return {};
+  std::vector<v1::AccessEvent> out = std::move(early_);
+  early_.clear();
+  return out;
 }
 
 std::vector<v1::AccessEvent> Coalescer::TakeDue(int64_t now) {

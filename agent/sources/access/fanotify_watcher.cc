@@ -69,13 +69,15 @@ FanotifyWatcher::~FanotifyWatcher() {
 Result<std::unique_ptr<FanotifyWatcher>> FanotifyWatcher::Open(FanotifyOptions options, MetricsRegistry& metrics) {
   std::unique_ptr<FanotifyWatcher> w(new FanotifyWatcher(std::move(options), metrics));
   const unsigned flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK;
-  w->notify_fd_ = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+  // O_NONBLOCK: for a close event on a named FIFO the kernel opens the FIFO
+  // in our read(), which without it waits for a writer (forever).
+  w->notify_fd_ = fanotify_init(flags, O_RDONLY | O_NONBLOCK | O_LARGEFILE | O_CLOEXEC);
   if (w->notify_fd_ < 0) {
     int err = errno;
     if (err == EPERM) return PermissionDenied("fanotify_init: needs CAP_SYS_ADMIN");
     return ErrnoStatus("fanotify_init", err);
   }
-  w->fid_fd_ = fanotify_init(flags | FAN_REPORT_DFID_NAME, O_RDONLY | O_CLOEXEC);
+  w->fid_fd_ = fanotify_init(flags | FAN_REPORT_DFID_NAME, O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // no fds
   if (w->fid_fd_ < 0) {
     w->unavailable_ = std::string("create, delete and rename events (FAN_REPORT_DFID_NAME: ") + std::strerror(errno) +
                       "; needs Linux 5.9)";
@@ -195,45 +197,45 @@ std::vector<int> FanotifyWatcher::fds() const {
   return out;
 }
 
-uint64_t FanotifyWatcher::ReadEvents(const std::function<void(FileEvent&&)>& sink) {
-  uint64_t overflows = 0;
-  ReadNotify(sink, &overflows);
-  if (fid_fd_ >= 0) ReadFid(sink, &overflows);
-  return overflows;
+FanotifyWatcher::ReadResult FanotifyWatcher::ReadEvents(const std::function<void(FileEvent&&)>& sink) {
+  ReadResult result;
+  ReadNotify(sink, &result);
+  if (fid_fd_ >= 0) ReadFid(sink, &result);
+  return result;
 }
 
-void FanotifyWatcher::ReadNotify(const std::function<void(FileEvent&&)>& sink, uint64_t* overflows) {
-  alignas(struct fanotify_event_metadata) char buf[64 * 1024];
-  for (;;) {
-    ssize_t len = read(notify_fd_, buf, sizeof(buf));
-    if (len <= 0) return;  // EAGAIN: drained
-    auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
-    for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-      if (m->vers != FANOTIFY_METADATA_VERSION) {
-        log::Error(kLog, "fanotify metadata version mismatch", {{"version", std::to_string(m->vers)}});
-        return;
-      }
-      if (m->mask & FAN_Q_OVERFLOW) ++*overflows;
-      if (m->fd < 0) continue;
-      if (m->pid != self_pid_) {
-        struct stat st {};
-        bool is_dir = fstat(m->fd, &st) == 0 && S_ISDIR(st.st_mode);
-        std::string path = FdPath(m->fd);
-        if (path.empty()) {
-          unresolved_.Increment();
-        } else {
-          path = ToValidUtf8(path);
-        }
-        // A directory moved out of the roots keeps its mark: not ours any more.
-        if (!path.empty() && UnderRoots(path)) {
-          if (m->mask & FAN_CLOSE_NOWRITE) {
-            sink(FileEvent{m->pid, is_dir ? v1::AccessEvent::ACTION_LIST : v1::AccessEvent::ACTION_READ, path});
-          }
-          if (m->mask & FAN_CLOSE_WRITE) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_WRITE, path});
-        }
-      }
-      close(m->fd);
+void FanotifyWatcher::ReadNotify(const std::function<void(FileEvent&&)>& sink, ReadResult* result) {
+  // Events of this group carry no info records: each is metadata-sized.
+  alignas(struct fanotify_event_metadata) char buf[kMaxNotifyEvents * sizeof(struct fanotify_event_metadata)];
+  ssize_t len = read(notify_fd_, buf, sizeof(buf));
+  if (len <= 0) return;  // EAGAIN: empty
+  auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
+  for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+    ++result->events;
+    if (m->vers != FANOTIFY_METADATA_VERSION) {
+      log::Error(kLog, "fanotify metadata version mismatch", {{"version", std::to_string(m->vers)}});
+      return;
     }
+    if (m->mask & FAN_Q_OVERFLOW) ++result->overflows;
+    if (m->fd < 0) continue;
+    if (m->pid != self_pid_) {
+      struct stat st {};
+      bool is_dir = fstat(m->fd, &st) == 0 && S_ISDIR(st.st_mode);
+      std::string path = FdPath(m->fd);
+      if (path.empty()) {
+        unresolved_.Increment();
+      } else {
+        path = ToValidUtf8(path);
+      }
+      // A directory moved out of the roots keeps its mark: not ours any more.
+      if (!path.empty() && UnderRoots(path)) {
+        if (m->mask & FAN_CLOSE_NOWRITE) {
+          sink(FileEvent{m->pid, is_dir ? v1::AccessEvent::ACTION_LIST : v1::AccessEvent::ACTION_READ, path});
+        }
+        if (m->mask & FAN_CLOSE_WRITE) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_WRITE, path});
+      }
+    }
+    close(m->fd);
   }
 }
 
@@ -263,73 +265,72 @@ std::string FanotifyWatcher::ResolveDir(uint64_t fsid, const void* handle) {
   return it == dir_paths_.end() ? "" : it->second;
 }
 
-void FanotifyWatcher::ReadFid(const std::function<void(FileEvent&&)>& sink, uint64_t* overflows) {
+void FanotifyWatcher::ReadFid(const std::function<void(FileEvent&&)>& sink, ReadResult* result) {
   alignas(struct fanotify_event_metadata) char buf[64 * 1024];
-  for (;;) {
-    ssize_t len = read(fid_fd_, buf, sizeof(buf));
-    if (len <= 0) return;
-    auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
-    for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-      if (m->vers != FANOTIFY_METADATA_VERSION) return;
-      if (m->mask & FAN_Q_OVERFLOW) {
-        ++*overflows;
-        continue;
-      }
-      if (m->pid == self_pid_) continue;
-      // Info records: (OLD_|NEW_)DFID_NAME = header, fsid, file_handle, name.
-      std::string path, old_path, new_path;
-      const char* p = reinterpret_cast<const char*>(m) + m->metadata_len;
-      const char* end = reinterpret_cast<const char*>(m) + m->event_len;
-      while (p + sizeof(struct fanotify_event_info_header) <= end) {
-        struct fanotify_event_info_fid info;
-        std::memcpy(&info, p, sizeof(info));
-        if (info.hdr.len < sizeof(info) || p + info.hdr.len > end) break;
-        const char* handle = p + sizeof(info);
-        struct file_handle hdr;
-        std::memcpy(&hdr, handle, sizeof(hdr));
-        const char* name = handle + sizeof(struct file_handle) + hdr.handle_bytes;
-        if (name >= p + info.hdr.len) name = nullptr;  // DFID without a name
-        uint8_t type = info.hdr.info_type;
-        if (type == FAN_EVENT_INFO_TYPE_DFID_NAME || type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME ||
-            type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME) {
-          std::string dir = ResolveDir(FsidKey(info.fsid.val), handle);
-          std::string full;
-          if (dir.empty()) {
-            unresolved_.Increment();
-            full = Join("(unresolved directory)", name);
-          } else {
-            full = Join(dir, name);
-          }
-          full = ToValidUtf8(full);
-          if (type == FAN_EVENT_INFO_TYPE_DFID_NAME) path = full;
-          else if (type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME) old_path = full;
-          else new_path = full;
-        }
-        p += info.hdr.len;
-      }
-      const bool is_dir = (m->mask & FAN_ONDIR) != 0;
-      const bool resolved_outside = !path.empty() && path[0] == '/' && !UnderRoots(path);
-      if (resolved_outside && !(m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO))) continue;
-      if (m->mask & FAN_CREATE) {
-        if (is_dir && path.rfind('/', 0) == 0) MarkTree(path);  // first, to miss as little as possible
-        sink(FileEvent{m->pid, v1::AccessEvent::ACTION_CREATE, path});
-      }
-      if (m->mask & FAN_DELETE) {
-        sink(FileEvent{m->pid, v1::AccessEvent::ACTION_DELETE, path});
-        if (is_dir && marked_ > 0) marked_gauge_.Set(static_cast<int64_t>(--marked_));  // its mark went with it
-      }
-      if (m->mask & FAN_RENAME) {
-        // No field for a second path: a rename is two records, old name then new.
-        sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, old_path});
-        sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, new_path});
-      }
-      if (m->mask & FAN_MOVED_FROM) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, path});
-      if (m->mask & FAN_MOVED_TO) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, path});
-      // A directory moved in from elsewhere brings its subtree: watch it.
-      const std::string& arrived = (m->mask & FAN_RENAME) ? new_path : path;
-      const bool was_inside = (m->mask & FAN_RENAME) && UnderRoots(old_path);
-      if (is_dir && (m->mask & (FAN_RENAME | FAN_MOVED_TO)) && !was_inside && UnderRoots(arrived)) MarkTree(arrived);
+  ssize_t len = read(fid_fd_, buf, sizeof(buf));
+  if (len <= 0) return;  // EAGAIN: empty
+  auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
+  for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+    ++result->events;
+    if (m->vers != FANOTIFY_METADATA_VERSION) return;
+    if (m->mask & FAN_Q_OVERFLOW) {
+      ++result->overflows;
+      continue;
     }
+    if (m->pid == self_pid_) continue;
+    // Info records: (OLD_|NEW_)DFID_NAME = header, fsid, file_handle, name.
+    std::string path, old_path, new_path;
+    const char* p = reinterpret_cast<const char*>(m) + m->metadata_len;
+    const char* end = reinterpret_cast<const char*>(m) + m->event_len;
+    while (p + sizeof(struct fanotify_event_info_header) <= end) {
+      struct fanotify_event_info_fid info;
+      std::memcpy(&info, p, sizeof(info));
+      if (info.hdr.len < sizeof(info) || p + info.hdr.len > end) break;
+      const char* handle = p + sizeof(info);
+      struct file_handle hdr;
+      std::memcpy(&hdr, handle, sizeof(hdr));
+      const char* name = handle + sizeof(struct file_handle) + hdr.handle_bytes;
+      if (name >= p + info.hdr.len) name = nullptr;  // DFID without a name
+      uint8_t type = info.hdr.info_type;
+      if (type == FAN_EVENT_INFO_TYPE_DFID_NAME || type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME ||
+          type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME) {
+        std::string dir = ResolveDir(FsidKey(info.fsid.val), handle);
+        std::string full;
+        if (dir.empty()) {
+          unresolved_.Increment();
+          full = Join("(unresolved directory)", name);
+        } else {
+          full = Join(dir, name);
+        }
+        full = ToValidUtf8(full);
+        if (type == FAN_EVENT_INFO_TYPE_DFID_NAME) path = full;
+        else if (type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME) old_path = full;
+        else new_path = full;
+      }
+      p += info.hdr.len;
+    }
+    const bool is_dir = (m->mask & FAN_ONDIR) != 0;
+    const bool resolved_outside = !path.empty() && path[0] == '/' && !UnderRoots(path);
+    if (resolved_outside && !(m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO))) continue;
+    if (m->mask & FAN_CREATE) {
+      if (is_dir && path.rfind('/', 0) == 0) MarkTree(path);  // first, to miss as little as possible
+      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_CREATE, path});
+    }
+    if (m->mask & FAN_DELETE) {
+      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_DELETE, path});
+      if (is_dir && marked_ > 0) marked_gauge_.Set(static_cast<int64_t>(--marked_));  // its mark went with it
+    }
+    if (m->mask & FAN_RENAME) {
+      // No field for a second path: a rename is two records, old name then new.
+      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, old_path});
+      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, new_path});
+    }
+    if (m->mask & FAN_MOVED_FROM) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, path});
+    if (m->mask & FAN_MOVED_TO) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, path});
+    // A directory moved in from elsewhere brings its subtree: watch it.
+    const std::string& arrived = (m->mask & FAN_RENAME) ? new_path : path;
+    const bool was_inside = (m->mask & FAN_RENAME) && UnderRoots(old_path);
+    if (is_dir && (m->mask & (FAN_RENAME | FAN_MOVED_TO)) && !was_inside && UnderRoots(arrived)) MarkTree(arrived);
   }
 }
 

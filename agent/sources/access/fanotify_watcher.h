@@ -20,7 +20,11 @@
 // its mark is added misses those first events.
 //
 //   CUSTOS_ASSIGN_OR_RETURN(auto w, FanotifyWatcher::Open(options, metrics));
-//   poll(w->fds()...);  w->ReadEvents([](FileEvent&& e) { ... });
+//   for (;;) { poll(w->fds()...);  w->ReadEvents([](FileEvent&& e) { ... }); }
+//
+// The kernel opens each event's fd in the agent's read(), with
+// O_NONBLOCK so that a named FIFO (or a terminal device) under a root cannot block
+// the reading thread.
 //
 // Needs CAP_SYS_ADMIN (fanotify) and CAP_DAC_READ_SEARCH (open_by_handle_at).
 // Thread-compatible: one thread calls ReadEvents.
@@ -60,12 +64,24 @@ class FanotifyWatcher {
   FanotifyWatcher(const FanotifyWatcher&) = delete;
   FanotifyWatcher& operator=(const FanotifyWatcher&) = delete;
 
+  struct ReadResult {
+    size_t events = 0;       // kernel events read (0: both queues were empty)
+    uint64_t overflows = 0;  // queue overflows seen (lost events of unknown number)
+  };
+
   // The fds to poll for POLLIN.
   std::vector<int> fds() const;
-  // Reads every queued event without blocking; calls `sink` for each access
-  // (the agent's own are skipped). Returns how many queue overflows (lost
-  // events of unknown number) were seen.
-  uint64_t ReadEvents(const std::function<void(FileEvent&&)>& sink);
+  // Reads without blocking at most one buffer from each group (at most
+  // kMaxNotifyEvents fd-carrying events), so that a caller under an event
+  // storm gets control back; calls `sink` for each access (the agent's own
+  // are skipped). What is left stays queued: poll again and call again.
+  ReadResult ReadEvents(const std::function<void(FileEvent&&)>& sink);
+
+  // The kernel opens an fd for every fd-carrying event it copies into a
+  // read() (the agent closes each at once): bounded well below the usual
+  // soft RLIMIT_NOFILE of 1024, since an event whose fd cannot be opened
+  // (EMFILE) is dropped by the kernel.
+  static constexpr size_t kMaxNotifyEvents = 256;
 
   // Which events this kernel/filesystem cannot give; empty when all.
   const std::string& unavailable() const { return unavailable_; }
@@ -77,8 +93,8 @@ class FanotifyWatcher {
   void MarkTree(const std::string& path);
   bool MarkOne(int dirfd, const std::string& path);
   bool UnderRoots(const std::string& path) const;
-  void ReadNotify(const std::function<void(FileEvent&&)>& sink, uint64_t* overflows);
-  void ReadFid(const std::function<void(FileEvent&&)>& sink, uint64_t* overflows);
+  void ReadNotify(const std::function<void(FileEvent&&)>& sink, ReadResult* result);
+  void ReadFid(const std::function<void(FileEvent&&)>& sink, ReadResult* result);
   // The path of the directory behind a fanotify file handle record.
   std::string ResolveDir(uint64_t fsid, const void* file_handle);
 

@@ -3,11 +3,14 @@
 // root (CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH); skipped, saying so, without it.
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <fstream>
+#include <future>
 #include <iostream>
 
 #include "agent/sources/access/access_testing.h"
@@ -85,8 +88,22 @@ const SpooledAccess* Find(const std::vector<SpooledAccess>& got, v1::AccessEvent
   return nullptr;
 }
 
+// Runs src.Stop() on another thread; true when it returned within 10 s.
+// Otherwise calls `unblock` (so that Stop returns and the test can end),
+// waits for it and returns false.
+bool StopsPromptly(Source& src, const std::function<void()>& unblock) {
+  auto done = std::async(std::launch::async, [&src] { src.Stop(); });
+  if (done.wait_for(std::chrono::seconds(10)) == std::future_status::ready) return true;
+  unblock();
+  done.wait();
+  return false;
+}
+
 class FanotifyTest : public ::testing::Test {
  protected:
+  // Coalescing settings: 1 h, so that nothing ends early (Records() flushes).
+  virtual std::string CoalesceConfig() const { return "coalesce_window = \"1h\"\n"; }
+
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "fanotify needs root (CAP_SYS_ADMIN); not root here";
     dir_ = MakeTempDir("custos_access_fan");
@@ -95,7 +112,7 @@ class FanotifyTest : public ::testing::Test {
     ASSERT_EQ(mkdir((root_ + "/imagenet").c_str(), 0755), 0);
     ASSERT_EQ(mkdir((root_ + "/imagenet/train").c_str(), 0755), 0);
     h_ = std::make_unique<Harness>(dir_ + "/spool");
-    src_ = h_->Make("roots = [\"" + root_ + "\"]\nsocket = \"\"\ncoalesce_window = \"1h\"\n"
+    src_ = h_->Make("roots = [\"" + root_ + "\"]\nsocket = \"\"\n" + CoalesceConfig() +
                     "principal_names = { \"uid:0\" = \"root-principal\" }\n"
                     "[[sources.access.datasets]]\nid = \"imagenet\"\nclassification = \"internal\"\n"
                     "home_region = \"eu-central-1\"\npaths = [\"" + root_ + "/imagenet/**\"]\n");
@@ -259,6 +276,112 @@ TEST_F(FanotifyTest, RepeatedReadsCoalesceIntoOneRecordWithACount) {
   for (const SpooledAccess& s : got) total += s.event.count();
   EXPECT_EQ(static_cast<double>(total), Seen());
   EXPECT_EQ(h_->metrics.Value("custos_access_coalesced_total"), Seen() - static_cast<double>(got.size()));
+}
+
+// A close event on a named FIFO makes the kernel open the FIFO in the
+// agent's read(); without O_NONBLOCK that waits for a writer, forever.
+TEST_F(FanotifyTest, ANamedFifoUnderARootDoesNotBlockTheWatcher) {
+  const std::string fifo = root_ + "/imagenet/pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);  // by the agent's own pid: not reported
+  // Opened read-write (no wait for a peer) and closed by another process.
+  pid_t opener = Spawn({"/usr/bin/perl", "-e", "open(my $h, '+<', $ARGV[0]) or die; close($h) or die", fifo});
+  int status = 0;
+  ASSERT_EQ(waitpid(opener, &status, 0), opener);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "perl could not open the FIFO";
+  // The watcher goes on: a later read of a regular file is reported.
+  const std::string after = root_ + "/imagenet/after.txt";
+  WriteFile(after, 100);
+  Child cat({"/bin/cat", after, "-"});
+  const bool went_on = WaitSeen(1);
+  EXPECT_TRUE(went_on) << "no events after the FIFO's: the fanotify thread is blocked";
+  int writer = -1;  // if blocked, a writer lets the kernel's open (and so Stop) finish
+  EXPECT_TRUE(StopsPromptly(*src_, [&] { writer = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC); }));
+  if (writer >= 0) close(writer);
+  std::vector<SpooledAccess> got = h_->Spooled();
+  EXPECT_NE(Find(got, v1::AccessEvent::ACTION_READ, after, cat.pid()), nullptr);
+  // Kernels before ~6.14 report the FIFO's close (the case that blocked);
+  // later ones report no events on FIFOs at all.
+  std::cout << "the kernel " << (Find(got, v1::AccessEvent::ACTION_WRITE, fifo, opener) ? "reported" : "did not report")
+            << " the FIFO's close\n";
+}
+
+// Coalescing with a 0 s window: every record is due at the next turn of the
+// fanotify thread, so records flowing out show that the thread gets turns.
+class FanotifyStormTest : public FanotifyTest {
+ protected:
+  std::string CoalesceConfig() const override {
+    return "coalesce_window = \"0s\"\nmax_coalesce_entries = 10000000\n";
+  }
+};
+
+// A process opening and closing 2000 files in a loop keeps the kernel queue
+// full. Each turn of the fanotify thread reads a bounded amount, so records
+// are emitted and Stop() returns while the storm goes on.
+TEST_F(FanotifyStormTest, StopReturnsAndRecordsFlowDuringAnEventStorm) {
+  const std::string dir = root_ + "/imagenet/train";
+  for (int i = 0; i < 2000; ++i) WriteFile(dir + "/s" + std::to_string(i), 1);  // the agent's own: not reported
+  pid_t storm = Spawn({"/usr/bin/perl", "-e",
+                       "my @f = glob(\"$ARGV[0]/s*\"); @f == 2000 or die; "
+                       "for (;;) { for my $f (@f) { open(my $h, '<', $f) or die; close($h) } }",
+                       dir});
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reaper{storm};
+  ASSERT_TRUE(WaitSeen(20000)) << "the storm did not start";
+  std::vector<SpooledAccess> during = h_->WaitFor([](const auto& v) { return !v.empty(); });
+  EXPECT_FALSE(during.empty()) << "no record emitted during the storm";
+  ASSERT_EQ(waitpid(storm, nullptr, WNOHANG), 0) << "the storm ended early";
+  const double seen_before_stop = Seen();
+  EXPECT_TRUE(StopsPromptly(*src_, [&] { kill(storm, SIGKILL); }));
+  EXPECT_EQ(waitpid(storm, nullptr, WNOHANG), 0) << "Stop returned only once the storm had ended";
+  std::cout << "storm: " << seen_before_stop << " kernel events taken before Stop, "
+            << h_->metrics.Value("custos_access_fanotify_overflows_total") << " queue overflow(s)\n";
+}
+
+// The kernel opens an fd in the reader for each fd-carrying event a read()
+// copies, and drops (silently) an event whose fd it cannot open: a read of
+// more events than the fd limit allows loses one. Reads are bounded
+// (kMaxNotifyEvents), so under a limit of 512 fds, 600 queued events all
+// arrive (a 64 KiB read loses one of them).
+TEST(FanotifyFdLimitTest, NoEventIsLostToTheOpenFileLimit) {
+  if (geteuid() != 0) GTEST_SKIP() << "fanotify needs root";
+  std::string dir = MakeTempDir("custos_access_fdlimit");
+  constexpr size_t kFiles = 600;
+  for (size_t i = 0; i < kFiles; ++i) WriteFile(dir + "/f" + std::to_string(i), 1);
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    rlimit rl{512, 512};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(10);
+    MetricsRegistry metrics;
+    auto w = FanotifyWatcher::Open(FanotifyOptions{.roots = {dir}}, metrics);
+    if (!w.ok()) _exit(11);
+    pid_t reader = Spawn({"/usr/bin/perl", "-e",
+                          "for my $f (glob(\"$ARGV[0]/f*\")) { open(my $h, '<', $f) or die; close($h) or die }", dir});
+    int status = 0;
+    if (waitpid(reader, &status, 0) != reader || !WIFEXITED(status) || WEXITSTATUS(status) != 0) _exit(12);
+    uint64_t reads = 0;
+    for (int i = 0; i < 100; ++i) {  // all queued: read until empty
+      auto r = (*w)->ReadEvents([&](FileEvent&& e) { reads += e.action == v1::AccessEvent::ACTION_READ; });
+      if (r.events == 0) break;
+    }
+    if (write(p[1], &reads, sizeof(reads)) != sizeof(reads)) _exit(13);
+    _exit(0);
+  }
+  close(p[1]);
+  uint64_t reads = 0;
+  ssize_t n = read(p[0], &reads, sizeof(reads));
+  close(p[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child exit " << WEXITSTATUS(status);
+  ASSERT_EQ(n, static_cast<ssize_t>(sizeof(reads)));
+  EXPECT_EQ(reads, kFiles);
 }
 
 // Without CAP_SYS_ADMIN the fanotify input says so and the socket still works.
