@@ -1,5 +1,7 @@
 #include "common/json_text.h"
 
+#include "common/utf8.h"
+
 namespace custos {
 
 void AppendJsonString(std::string* out, std::string_view s) {
@@ -22,23 +24,15 @@ void AppendJsonString(std::string* out, std::string_view s) {
       ++i;
       continue;
     }
-    // Validate one UTF-8 sequence (no overlongs, no surrogates, <= U+10FFFF).
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    bool ok = len > 0 && c <= 0xF4 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
+    // Per byte (Utf8Repair::kPerByte): a byte that does not start a
+    // well-formed sequence becomes one U+FFFD and the next byte is looked at
+    // afresh. The audit's canonical form depends on exactly this.
+    size_t len = Utf8SequenceLength(s.substr(i));
+    if (len > 0) {
       out->append(s.substr(i, len));
       i += len;
     } else {
-      out->append("\xEF\xBF\xBD");
+      out->append(kUtf8Replacement);
       ++i;
     }
   }

@@ -1,7 +1,5 @@
 #include "collector/audit/record.h"
 
-#include "common/json_text.h"
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -10,6 +8,9 @@
 #include <cstring>
 #include <iterator>
 #include <string>
+
+#include "common/json_text.h"
+#include "common/utf8.h"
 
 namespace custos::audit {
 namespace {
@@ -38,21 +39,6 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
   return t;
 }();
 
-// The length of the valid UTF-8 sequence at p (whose first byte is >= 0x80),
-// or 0 when it is not one: exactly the sequences AppendString keeps.
-size_t Utf8SequenceLength(const char* p, const char* end) {
-  unsigned char c = static_cast<unsigned char>(p[0]);
-  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-  if (len == 0 || c > 0xF4 || static_cast<size_t>(end - p) < len) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((static_cast<unsigned char>(p[k]) & 0xC0) != 0x80) return 0;
-  }
-  unsigned char c1 = static_cast<unsigned char>(p[1]);
-  if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;  // overlong, surrogate
-  if (len == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))) return 0;  // overlong, > U+10FFFF
-  return len;
-}
-
 // The high bit of each of the 8 bytes in `v` (little-endian) that needs more
 // than a copy: not printable ASCII, or '"', or '\\'. Carries and borrows of
 // the byte-wise tests only ever raise false flags in bytes above a truly
@@ -62,32 +48,6 @@ uint64_t NonPlainMask(uint64_t v) {
   uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
   uint64_t flags = v | ((v - kOnes * 0x20) & ~v) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash);
   return flags & kHighs;
-}
-
-// `s` with each byte that does not start a valid UTF-8 sequence replaced by
-// U+FFFD: the text AppendString writes for it.
-std::string ReplaceInvalidUtf8(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    size_t len = static_cast<unsigned char>(s[i]) < 0x80 ? 1 : Utf8SequenceLength(s.data() + i, s.data() + s.size());
-    if (len == 0) {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    } else {
-      out.append(s.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
-}
-
-bool IsValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t len = static_cast<unsigned char>(s[i]) < 0x80 ? 1 : Utf8SequenceLength(s.data() + i, s.data() + s.size());
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -234,7 +194,7 @@ class CanonicalParser {
         }
         while (p_ != end_ && kByteClass[static_cast<unsigned char>(*p_)] == kPlain) ++p_;
         if (p_ == end_ || kByteClass[static_cast<unsigned char>(*p_)] != kHigh) break;
-        size_t len = Utf8SequenceLength(p_, end_);
+        size_t len = Utf8SequenceLength(std::string_view(p_, static_cast<size_t>(end_ - p_)));
         if (len == 0) return Fail(p_, "invalid UTF-8 in a string");
         p_ += len;
       }
@@ -359,7 +319,7 @@ std::string EncodeRecord(const AuditRecord& r) {
   const std::map<std::string, std::string>* details = &r.details;
   std::map<std::string, std::string> replaced;
   if (!std::all_of(r.details.begin(), r.details.end(), [](const auto& kv) { return IsValidUtf8(kv.first); })) {
-    for (const auto& [k, v] : r.details) replaced.emplace(ReplaceInvalidUtf8(k), v);
+    for (const auto& [k, v] : r.details) replaced.emplace(ToValidUtf8(k, Utf8Repair::kPerByte), v);
     details = &replaced;
   }
   bool first = true;

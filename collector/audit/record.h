@@ -2,7 +2,10 @@
 //
 // Canonical form (fixed key order, no insignificant whitespace, details keys
 // sorted, strings escaped only where JSON requires: '"', '\\' and control
-// characters as \u00XX; invalid UTF-8 replaced by U+FFFD before encoding):
+// characters as \u00XX; invalid UTF-8 replaced by U+FFFD before encoding,
+// one U+FFFD per byte that does not start a well-formed sequence, i.e.
+// common/utf8.h's Utf8Repair::kPerByte, frozen: it decides the bytes, hence the
+// hashes, of committed records):
 //
 //   {"index":7,"time":1764168754123456789,"kind":"access","actor":"node:3d12…",
 //    "action":"read","object":"dataset:imagenet","outcome":"allow",

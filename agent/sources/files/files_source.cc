@@ -17,9 +17,9 @@
 
 #include "agent/sources/files/file_identity.h"
 #include "agent/sources/files/tailed_file.h"
-#include "agent/sources/files/utf8.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace custos::agent::files {
 namespace {
@@ -94,7 +94,11 @@ class FilesSource final : public Source {
   // Source
   const std::string& name() const override { return name_; }
 
+  // Once per source: a second call (also after Stop()) is FAILED_PRECONDITION
+  // and changes nothing.
   Status Start(const std::string& position) override {
+    if (started_) return FailedPrecondition("files: Start() called twice");
+    started_ = true;
     int64_t now = context_.clock.MonotonicNanos();
     first_start_ = position.empty();
     if (!first_start_) {
@@ -451,6 +455,9 @@ class FilesSource final : public Source {
   Counter& backpressure_;
   Gauge& open_files_;
   TailCounters counters_;
+
+  // Touched only by the controlling thread (Start(), Stop()).
+  bool started_ = false;
 
   // Owned by the source thread after Start() (by the caller before).
   bool first_start_ = true;

@@ -31,8 +31,8 @@
 // - Backpressure: when the batcher refuses a chunk, reading stops and the same
 //   chunk is offered again every 5 ms (at most poll_interval); nothing is dropped.
 //
-// Thread-safety: Start() and Stop() from one controlling thread; the source
-// reads on its own thread.
+// Thread-safety: Start() (once; a second call is FAILED_PRECONDITION) and
+// Stop() from one controlling thread; the source reads on its own thread.
 #pragma once
 
 #include <memory>

@@ -18,7 +18,7 @@
 #include "agent/core/spool.h"
 #include "agent/core/spool_testing.h"
 #include "agent/sources/files/file_identity.h"
-#include "agent/sources/files/utf8.h"
+#include "common/utf8.h"
 
 namespace custos::agent::files {
 namespace {
@@ -144,6 +144,29 @@ TEST(FilesSourceTest, TailsLinesAndHoldsThePartialLastLine) {
   EXPECT_EQ(r[1].fields.at("offset"), "7");
   EXPECT_EQ(r[2].fields.at("offset"), "14");
   EXPECT_EQ(h.Metric("custos_agent_files_lines_read_total"), 3);
+  EXPECT_EQ(h.Metric("custos_agent_files_opened_total"), 1);
+}
+
+// A second Start() used to assign a joinable std::thread (std::terminate).
+TEST(FilesSourceTest, SecondStartIsRefusedAndChangesNothing) {
+  FakeClock clock;
+  std::string dir = TempDir("twice");
+  std::string log = dir + "/app.log";
+  Append(log, "one\n");
+  Harness h(TempDir("spool"), clock);
+  auto src = h.Make("paths = [\"" + dir + "/*.log\"]\nstart_at = \"beginning\"\n" + kFast);
+  ASSERT_TRUE(src->Start("").ok());
+  ASSERT_TRUE(h.WaitForRecords(1));
+  Status again = src->Start("");
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
+  Append(log, "two\n");  // still read, once
+  ASSERT_TRUE(h.WaitForRecords(2));
+  src->Stop();
+  EXPECT_EQ(src->Start("").code(), StatusCode::kFailedPrecondition);  // after Stop() too
+  std::vector<Rec> r = h.Records();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].message, "one");
+  EXPECT_EQ(r[1].message, "two");
   EXPECT_EQ(h.Metric("custos_agent_files_opened_total"), 1);
 }
 

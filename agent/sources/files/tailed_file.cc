@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "agent/sources/files/utf8.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace custos::agent::files {
 namespace {

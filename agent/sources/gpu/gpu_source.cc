@@ -26,6 +26,9 @@ GpuSource::GpuSource(GpuSourceOptions options, SourceContext& context)
       load_attempts_(context.metrics.GetCounter("custos_agent_gpu_load_attempts_total", "Attempts to load NVML")),
       samples_(context.metrics.GetCounter("custos_agent_gpu_samples_total", "GpuSample records handed to the batcher")),
       events_(context.metrics.GetCounter("custos_agent_gpu_events_total", "GpuEvent records handed to the batcher")),
+      events_unknown_device_(context.metrics.GetCounter(
+          "custos_agent_gpu_events_unknown_device_total",
+          "GpuEvents whose device matched no registered GPU (sent with gpu_index 4294967295, gpu_uuid \"unknown\")")),
       processes_cut_(context.metrics.GetCounter("custos_agent_gpu_processes_cut_total",
                                                 "Per-process samples left out by max_processes_per_gpu")),
       process_cache_(4096, options_.proc_root) {
@@ -169,6 +172,15 @@ void GpuSource::RunEvents() {
       continue;
     }
     if (!e->has_value()) continue;
+    if ((*e)->gpu_index() == kUnknownGpuIndex) {
+      events_unknown_device_.Increment();
+      std::lock_guard<std::mutex> lock(log_mu_);
+      if (warned_.insert("unknown_device").second) {
+        log::Warn(kComponent, "GPU event for a device that matches no registered GPU; sent with gpu_index "
+                  "4294967295 and gpu_uuid \"unknown\" (further ones are counted only)",
+                  {{"kind", (*e)->kind()}, {"code", std::to_string((*e)->code())}});
+      }
+    }
     std::vector<v1::Record> records(1);
     *records[0].mutable_gpu_event() = std::move(**e);
     static_cast<void>(Hand(std::move(records), "event"));

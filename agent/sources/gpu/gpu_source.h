@@ -110,6 +110,7 @@ class GpuSource final : public Source {
   Counter& load_attempts_;
   Counter& samples_;
   Counter& events_;
+  Counter& events_unknown_device_;
   Counter& processes_cut_;
   ProcessInfoCache process_cache_;
   std::atomic<bool> available_{false};  // mirrors available_gauge_ for this instance

@@ -376,6 +376,35 @@ TEST_F(GpuSourceTest, XidEventsBecomeGpuEvents) {
   EXPECT_EQ(Metric("custos_agent_gpu_events_total"), 3);
 }
 
+// An event whose device is no registered GPU (here gpu1, left out by
+// max_gpus, with the stand-in told to deliver its events anyway) is sent with
+// the unknown index and uuid, counted and logged once; it used to be GPU 0.
+TEST_F(GpuSourceTest, EventOfAnUnregisteredDeviceIsReportedAsUnknownNotGpu0) {
+  WriteScenario(kTwoGpus);
+  auto source = Make("max_gpus = 1\nprocesses = false\ninterval = \"1h\"\n");
+  testing::internal::CaptureStderr();
+  ASSERT_TRUE(source->Start("").ok());
+  WaitFor([](const Spooled& s) { return s.samples.size() >= 1; });  // loaded, event thread running
+  WriteScenario(std::string(kTwoGpus) +
+                "deliver_unregistered_events = 1\nevent.1 = 1:xid:79\nevent.2 = 1:dbe:0\nevent.3 = 0:xid:13\n");
+  Spooled s = WaitFor([](const Spooled& sp) { return sp.events.size() >= 3; });
+  source->Stop();
+  std::string log = testing::internal::GetCapturedStderr();
+  ASSERT_EQ(s.events.size(), 3u);
+  EXPECT_EQ(s.events[0].code(), 79u);
+  EXPECT_EQ(s.events[0].gpu_index(), kUnknownGpuIndex);
+  EXPECT_EQ(s.events[0].gpu_uuid(), "unknown");
+  EXPECT_EQ(s.events[1].kind(), "ecc_double_bit");
+  EXPECT_EQ(s.events[1].gpu_index(), kUnknownGpuIndex);
+  EXPECT_EQ(s.events[1].gpu_uuid(), "unknown");
+  EXPECT_EQ(s.events[2].code(), 13u);
+  EXPECT_EQ(s.events[2].gpu_index(), 0u);
+  EXPECT_EQ(s.events[2].gpu_uuid(), "GPU-00000000-1111-2222-3333-444444444444");
+  EXPECT_EQ(Metric("custos_agent_gpu_events_unknown_device_total"), 2);
+  EXPECT_EQ(Metric("custos_agent_gpu_events_total"), 3);
+  EXPECT_EQ(CountLines(log, "matches no registered GPU"), 1) << log;
+}
+
 TEST_F(GpuSourceTest, FailingAndUnsupportedCallsLeavePartialSamples) {
   // gpu0: no ECC (a consumer GPU), power fails with UNKNOWN; gpu1 is lost.
   std::string text = kTwoGpus;
@@ -591,6 +620,37 @@ TEST_F(GpuSourceTest, ConfigIsChecked) {
   ConfigSection section = file->Section("sources").Section("gpu");
   ASSERT_TRUE(CreateGpuSource(section, *context_).ok());
   EXPECT_FALSE(file->Finish().ok());
+}
+
+TEST(AttributeEventTest, MapsTheHandleToItsGpuOrToUnknown) {
+  // Handles are opaque pointers: any distinct addresses will do.
+  int slots[3] = {};
+  const nvmlDevice_t devices[3] = {reinterpret_cast<nvmlDevice_t>(&slots[0]),
+                                   reinterpret_cast<nvmlDevice_t>(&slots[1]),
+                                   reinterpret_cast<nvmlDevice_t>(&slots[2])};
+  const std::vector<GpuIdentity> gpus = {{.index = 0, .handle = devices[0], .uuid = "GPU-a", .name = ""},
+                                         {.index = 5, .handle = devices[1], .uuid = "GPU-b", .name = ""}};
+  struct Case {
+    const char* name;
+    nvmlDevice_t device;
+    bool known;
+    uint32_t index;
+    std::string uuid;
+  } cases[] = {
+      {"first", devices[0], true, 0, "GPU-a"},
+      {"second", devices[1], true, 5, "GPU-b"},
+      {"unregistered", devices[2], false, kUnknownGpuIndex, "unknown"},
+      {"null", nullptr, false, kUnknownGpuIndex, "unknown"},
+  };
+  for (const Case& c : cases) {
+    v1::GpuEvent e;
+    EXPECT_EQ(AttributeEvent(gpus, c.device, &e), c.known) << c.name;
+    EXPECT_EQ(e.gpu_index(), c.index) << c.name;
+    EXPECT_EQ(e.gpu_uuid(), c.uuid) << c.name;
+  }
+  v1::GpuEvent none;
+  EXPECT_FALSE(AttributeEvent({}, devices[0], &none));
+  EXPECT_EQ(none.gpu_index(), kUnknownGpuIndex);
 }
 
 TEST(XidDescriptionTest, WellKnownXidsAreNamed) {

@@ -52,6 +52,19 @@ std::string_view XidDescription(uint64_t xid) {
   }
 }
 
+bool AttributeEvent(const std::vector<GpuIdentity>& gpus, nvmlDevice_t device, v1::GpuEvent* e) {
+  for (const GpuIdentity& gpu : gpus) {
+    if (gpu.handle == device) {
+      e->set_gpu_index(gpu.index);
+      e->set_gpu_uuid(gpu.uuid);
+      return true;
+    }
+  }
+  e->set_gpu_index(kUnknownGpuIndex);
+  e->set_gpu_uuid(kUnknownGpuUuid);
+  return false;
+}
+
 XidWatcher::~XidWatcher() {
   if (set_ != nullptr && nvml_.fn().event_set_free != nullptr) nvml_.fn().event_set_free(set_);
 }
@@ -114,13 +127,7 @@ Result<std::optional<v1::GpuEvent>> XidWatcher::Wait(unsigned int timeout_ms, in
   }
   v1::GpuEvent e;
   e.set_time_unix_nano(static_cast<uint64_t>(now_unix_nanos));
-  for (const GpuIdentity& gpu : registered_) {
-    if (gpu.handle == data.device) {
-      e.set_gpu_index(gpu.index);
-      e.set_gpu_uuid(gpu.uuid);
-      break;
-    }
-  }
+  AttributeEvent(registered_, data.device, &e);
   if (data.eventType & nvmlEventTypeXidCriticalError) {
     e.set_kind("xid");
     e.set_code(data.eventData);

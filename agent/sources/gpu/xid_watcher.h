@@ -13,6 +13,9 @@
 // kind "xid", the XID in `code` and a short description; a double-bit ECC
 // event has kind "ecc_double_bit" and code 0. NVML keeps no history: an event
 // not read while it is queued is gone, and there is no position to resume.
+// An event whose device is none of the registered GPUs is still reported,
+// with gpu_index kUnknownGpuIndex and gpu_uuid kUnknownGpuUuid (never as GPU
+// 0); the source counts those (custos_agent_gpu_events_unknown_device_total).
 //
 // Thread-safety: Register() once, then Wait() from one thread.
 #pragma once
@@ -32,6 +35,16 @@ namespace custos::agent::gpu {
 // NVIDIA's short name for a well-known XID (docs.nvidia.com/deploy/xid-errors),
 // or "" for others.
 std::string_view XidDescription(uint64_t xid);
+
+// GpuEvent.gpu_index / gpu_uuid of an event whose device matches no
+// registered GPU (UINT32_MAX: never a real index).
+inline constexpr uint32_t kUnknownGpuIndex = UINT32_MAX;
+inline constexpr char kUnknownGpuUuid[] = "unknown";
+
+// Sets e's gpu_index and gpu_uuid from the GPU in `gpus` whose handle is
+// `device`. Returns false, with kUnknownGpuIndex / kUnknownGpuUuid set, when
+// none is.
+bool AttributeEvent(const std::vector<GpuIdentity>& gpus, nvmlDevice_t device, v1::GpuEvent* e);
 
 class XidWatcher {
  public:

@@ -2,56 +2,9 @@
 
 #include <charconv>
 
+#include "common/utf8.h"
+
 namespace custos::agent::journald {
-namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the well-formed UTF-8 sequence at in[i], or 0 when there is none.
-size_t Utf8SequenceLength(std::string_view in, size_t i) {
-  const auto c = static_cast<unsigned char>(in[i]);
-  if (c < 0x80) return 1;
-  size_t len;
-  uint32_t cp;
-  uint32_t min;
-  if ((c >> 5) == 0x6) {
-    len = 2, cp = c & 0x1F, min = 0x80;
-  } else if ((c >> 4) == 0xE) {
-    len = 3, cp = c & 0x0F, min = 0x800;
-  } else if ((c >> 3) == 0x1E) {
-    len = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > in.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(in[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-}  // namespace
-
-std::string SanitizeUtf8(std::string_view in, size_t max_bytes, bool* replaced, bool* truncated) {
-  std::string out;
-  out.reserve(std::min(in.size(), max_bytes));
-  size_t i = 0;
-  while (i < in.size()) {
-    size_t len = Utf8SequenceLength(in, i);
-    std::string_view piece = len > 0 ? in.substr(i, len) : kReplacement;
-    if (out.size() + piece.size() > max_bytes) {
-      *truncated = true;
-      break;
-    }
-    if (len == 0) *replaced = true;
-    out.append(piece);
-    i += len > 0 ? len : 1;
-  }
-  return out;
-}
 
 v1::Severity SeverityFromPriority(std::string_view priority) {
   if (priority.size() != 1 || priority[0] < '0' || priority[0] > '7') return v1::SEVERITY_UNSPECIFIED;
@@ -84,7 +37,7 @@ void EntryMapper::SetOnce(const std::string& key, std::string_view value, size_t
   auto* fields = entry_.record.mutable_log()->mutable_fields();
   if (fields->contains(key)) return;
   bool replaced = false, truncated = false;
-  (*fields)[key] = SanitizeUtf8(value, max_bytes, &replaced, &truncated);
+  (*fields)[key] = ToValidUtf8(value, max_bytes, &replaced, &truncated);
   entry_.issues.invalid_utf8 += replaced;
   entry_.issues.truncated += truncated;
 }
@@ -103,7 +56,7 @@ void EntryMapper::Consume(std::string_view item) {
   if (key == "MESSAGE") {
     if (have_message_) return;
     have_message_ = true;
-    log->set_message(SanitizeUtf8(value, options_.max_message_bytes, &replaced, &truncated));
+    log->set_message(ToValidUtf8(value, options_.max_message_bytes, &replaced, &truncated));
     entry_.issues.invalid_utf8 += replaced;
     entry_.issues.truncated += truncated;
   } else if (key == "PRIORITY") {
@@ -118,7 +71,7 @@ void EntryMapper::Consume(std::string_view item) {
   } else if (key == "_SYSTEMD_UNIT") {
     if (!entry_.unit.empty()) return;
     // Units are short names; bound them like any field.
-    entry_.unit = SanitizeUtf8(value, options_.max_field_bytes, &replaced, &truncated);
+    entry_.unit = ToValidUtf8(value, options_.max_field_bytes, &replaced, &truncated);
     entry_.issues.invalid_utf8 += replaced;
     entry_.issues.truncated += truncated;
   } else if (key == "_PID") {
@@ -135,7 +88,7 @@ void EntryMapper::Consume(std::string_view item) {
   } else if (key == "_COMM") {
     if (have_comm_) return;
     have_comm_ = true;
-    log->set_comm(SanitizeUtf8(value, options_.max_field_bytes, &replaced, &truncated));
+    log->set_comm(ToValidUtf8(value, options_.max_field_bytes, &replaced, &truncated));
     entry_.issues.invalid_utf8 += replaced;
     entry_.issues.truncated += truncated;
   } else if (key == "_HOSTNAME") {

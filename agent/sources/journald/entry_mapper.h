@@ -8,7 +8,8 @@
 //   MappedEntry e = mapper.Finish();   // e.record.log(), e.unit, e.issues
 //
 // Mapping (the journal's field → the record):
-//   MESSAGE            → message (invalid UTF-8 bytes become U+FFFD; at most
+//   MESSAGE            → message (invalid UTF-8 repaired by common/utf8.h: one
+//                        U+FFFD per maximal invalid subpart; at most
 //                        max_message_bytes, cut on a character boundary)
 //   PRIORITY 0..7      → severity EMERGENCY..DEBUG (else UNSPECIFIED and the raw
 //                        value kept in fields["PRIORITY"])
@@ -45,7 +46,7 @@ struct MapperOptions {
 // What was wrong with an entry's data; counted by the source, never fatal.
 struct EntryIssues {
   int truncated = 0;     // values cut to their bound
-  int invalid_utf8 = 0;  // values in which bytes were replaced by U+FFFD
+  int invalid_utf8 = 0;  // values in which invalid UTF-8 was replaced by U+FFFD
   int malformed = 0;     // PRIORITY, _PID, TRACE_ID, SPAN_ID or an item without '='
 };
 
@@ -78,12 +79,6 @@ class EntryMapper {
   bool have_trace_ = false;
   bool have_span_ = false;
 };
-
-// `in` as valid UTF-8: each byte that is not part of a well-formed sequence
-// (overlong forms, surrogates and code points above U+10FFFF included) becomes
-// U+FFFD. The result holds at most `max_bytes` bytes, cut on a character
-// boundary. Sets *replaced / *truncated when that happened.
-std::string SanitizeUtf8(std::string_view in, size_t max_bytes, bool* replaced, bool* truncated);
 
 // Syslog priority "0".."7" → Severity (0 → EMERGENCY … 7 → DEBUG);
 // SEVERITY_UNSPECIFIED when the text is not a single digit 0..7.

@@ -5,38 +5,41 @@
 namespace custos::agent::journald {
 namespace {
 
-TEST(SanitizeUtf8Test, ReplacesEachInvalidByteAndCutsOnCharacters) {
+// The repair itself is common/utf8.h's (tested there); this checks that
+// the mapper applies it, with its bounds, and counts what it did.
+TEST(EntryMapperTest, RepairsUtf8AndCutsOnCharactersWithinTheBounds) {
   struct Case {
     const char* name;
-    std::string in;
-    size_t max;
+    std::string message;
     std::string want;
-    bool replaced;
-    bool truncated;
+    int invalid_utf8;
+    int truncated;
   };
   const std::string r = "\xEF\xBF\xBD";
   const Case cases[] = {
-      {"ascii", "hello", 100, "hello", false, false},
-      {"two-byte", "caf\xC3\xA9", 100, "caf\xC3\xA9", false, false},
-      {"four-byte", "\xF0\x9F\x98\x80", 100, "\xF0\x9F\x98\x80", false, false},
-      {"lone continuation", "a\x80z", 100, "a" + r + "z", true, false},
-      {"invalid lead bytes", "\xFF\xFE", 100, r + r, true, false},
-      {"overlong slash", "\xC0\xAF", 100, r + r, true, false},
-      {"surrogate", "\xED\xA0\x80", 100, r + r + r, true, false},
-      {"above U+10FFFF", "\xF4\x90\x80\x80", 100, r + r + r + r, true, false},
-      {"sequence cut by the end", "ab\xE2\x82", 100, "ab" + r + r, true, false},
-      {"NUL kept", std::string("a\0b", 3), 100, std::string("a\0b", 3), false, false},
-      {"cut before a character that does not fit", "ab\xC3\xA9", 3, "ab", false, true},
-      {"cut exactly at the bound", "abcd", 4, "abcd", false, false},
-      {"cut inside ascii", "abcdef", 4, "abcd", false, true},
-      {"replacement counts toward the bound", "a\xFF", 3, "a", false, true},
+      {"ascii", "hello", "hello", 0, 0},
+      {"two-byte", "caf\xC3\xA9", "caf\xC3\xA9", 0, 0},
+      {"lone continuation", "a\x80z", "a" + r + "z", 1, 0},
+      {"surrogate", "\xED\xA0\x80", r + r, 1, 1},  // three U+FFFD, 9 bytes: the third does not fit in 8
+      // One U+FFFD per maximal subpart: a torn character is one replacement.
+      {"sequence cut by the end", "ab\xE2\x82", "ab" + r, 1, 0},
+      {"NUL kept", std::string("a\0b", 3), std::string("a\0b", 3), 0, 0},
+      {"cut exactly at the bound", "abcdefgh", "abcdefgh", 0, 0},
+      {"cut inside ascii", "abcdefghij", "abcdefgh", 0, 1},
+      {"cut before a character that does not fit", "abcdefg\xC3\xA9", "abcdefg", 0, 1},
+      {"replacement counts toward the bound", "abcdef\xFF", "abcdef", 0, 1},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    bool replaced = false, truncated = false;
-    EXPECT_EQ(SanitizeUtf8(c.in, c.max, &replaced, &truncated), c.want);
-    EXPECT_EQ(replaced, c.replaced);
-    EXPECT_EQ(truncated, c.truncated);
+    EntryMapper mapper(MapperOptions{.extra_fields = {}, .max_message_bytes = 8, .max_field_bytes = 4});
+    mapper.Begin(1);
+    mapper.Consume("MESSAGE=" + c.message);
+    mapper.Consume("_COMM=\xC3\xA9t\xC3\xA9");  // 6 bytes, bound 4: "é" + "t"
+    MappedEntry e = mapper.Finish();
+    EXPECT_EQ(e.record.log().message(), c.want);
+    EXPECT_EQ(e.record.log().comm(), "\xC3\xA9t");
+    EXPECT_EQ(e.issues.invalid_utf8, c.invalid_utf8);
+    EXPECT_EQ(e.issues.truncated, c.truncated + 1);  // + _COMM
   }
 }
 

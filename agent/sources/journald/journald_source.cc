@@ -139,17 +139,23 @@ bool JournaldSource::WaitForStop(int64_t nanos) {
 }
 
 void JournaldSource::Run() {
-  bool first_open = true;
+  // start_at (without a saved cursor) applies to the first open that
+  // succeeds, unless an attempt before it found no journal at all (NOT_FOUND:
+  // the directory did not exist, or no journal files): all of a journal that
+  // appears later is new, so it is read from its beginning. Any other failure
+  // (the journal is there but could not be opened) leaves start_at in force.
+  bool opened = false;
+  bool was_absent = false;
   while (!stopping()) {
     if (!journal_) {
       Status s = Open();
-      bool first = first_open;
-      first_open = false;
       if (!s.ok()) {
+        if (!opened && s.code() == StatusCode::kNotFound) was_absent = true;
         WaitForStop(options_.retry_interval_nanos);
         continue;
       }
-      Seek(first);
+      Seek(/*apply_start_at=*/!opened && !was_absent);
+      opened = true;
     }
     Status s = ReadAvailable();
     if (!s.ok()) {
@@ -165,7 +171,7 @@ void JournaldSource::Run() {
 }
 
 Status JournaldSource::Open() {
-  auto fail = [this](const std::string& problem) {
+  auto fail = [this](const std::string& problem, StatusCode code = StatusCode::kUnavailable) {
     Errors("open").Increment();
     if (!open_failure_logged_) {
       log::Warn(kComponent, "cannot open the journal; retrying quietly",
@@ -174,16 +180,17 @@ Status JournaldSource::Open() {
     }
     journal_.reset();
     journal_fd_ = -1;
-    return Unavailable("journald: " + problem);
+    return Status(code, "journald: " + problem);
   };
   sd_journal* j = nullptr;
   int r = options_.directory.empty() ? sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY)
                                      : sd_journal_open_directory(&j, options_.directory.c_str(), 0);
-  if (r < 0) return fail(ErrnoName(r));
+  // ENOENT: the directory (or a directory above it) does not exist.
+  if (r < 0) return fail(ErrnoName(r), r == -ENOENT ? StatusCode::kNotFound : StatusCode::kUnavailable);
   journal_.reset(j);
   if (options_.directory.empty() && sd_journal_has_runtime_files(j) <= 0 && sd_journal_has_persistent_files(j) <= 0) {
     // Nothing to follow, and sd-journal would not notice journald starting later.
-    return fail("no journal files (is systemd-journald running?)");
+    return fail("no journal files (is systemd-journald running?)", StatusCode::kNotFound);
   }
 
   // Bound what decompression of one field may allocate.
@@ -218,7 +225,7 @@ Status JournaldSource::Open() {
   return Status::Ok();
 }
 
-void JournaldSource::Seek(bool first_open) {
+void JournaldSource::Seek(bool apply_start_at) {
   sd_journal* j = journal_.get();
   check_saved_cursor_ = false;
   if (!cursor_.empty()) {
@@ -230,12 +237,12 @@ void JournaldSource::Seek(bool first_open) {
     cursor_unparseable_.Increment();
     log::Warn(kComponent, "saved journal cursor is unusable; starting from start_at",
               {{"cursor", cursor_}, {"error", ErrnoName(r)},
-               {"start_at", options_.start_at_end && first_open ? "end" : "beginning"}});
+               {"start_at", options_.start_at_end && apply_start_at ? "end" : "beginning"}});
     cursor_.clear();
   }
-  // "end" means the journal as it was at Start(); a journal that only became
-  // readable later is read whole, since all of it is new to us.
-  if (options_.start_at_end && first_open) {
+  // "end": the journal's end when it is first opened (see Run() for a journal
+  // that did not exist then: it is read whole, all of it being new).
+  if (options_.start_at_end && apply_start_at) {
     int r = sd_journal_seek_tail(j);
     // After seek_tail, previous() lands ON the last entry (next() would return
     // it again); it counts as already seen.

@@ -21,7 +21,11 @@
 // retried every 100 ms; the journal keeps the entries, nothing is dropped.
 //
 // A journal that cannot be opened (missing directory, no journald) is logged
-// once and retried every retry_interval; Start() never fails for it. A
+// once and retried every retry_interval; Start() never fails for it. Without
+// a saved cursor, start_at = "end" means the end of the journal at the first
+// open that succeeds; only when an earlier attempt found no journal at all
+// (directory missing, no journal files) is it read from its beginning, since
+// all of it is new. A
 // journal file that sd-journal cannot read is skipped by sd-journal itself;
 // the source checks each new file and logs and counts the unreadable ones
 // (custos_agent_journald_bad_files_total).
@@ -96,9 +100,12 @@ class JournaldSource final : public Source {
 
   void Run();
   // Opens the journal and installs the filters; logs the first failure only.
+  // NOT_FOUND when there is no journal (directory missing, or no journal
+  // files for the local journal); UNAVAILABLE for other failures.
   Status Open();
-  // Seeks to the saved cursor, or applies start_at when `first_open`.
-  void Seek(bool first_open);
+  // Seeks to the saved cursor; without one applies start_at when
+  // `apply_start_at`, else reads from the beginning.
+  void Seek(bool apply_start_at);
   // Reads and hands over every entry available now, in chunks.
   Status ReadAvailable();
   v1::Record ReadEntry(uint64_t* bytes);

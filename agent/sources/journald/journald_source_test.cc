@@ -414,8 +414,8 @@ TEST_F(JournaldSourceTest, MissingDirectoryIsLoggedOnceAndReadOnceItAppears) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GE(h.Metric("custos_agent_journald_errors_total", {{"op", "open"}}), 5);
-  // The journal appears: all of it is new (start_at = "end" applies to the
-  // journal as it was at Start()).
+  // The journal appears: all of it is new (it did not exist when first tried),
+  // so start_at = "end" does not skip it.
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   Status s = WriteJournal(journal_remote_, dir + "/a.journal", Entries(1, 3));
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -429,6 +429,41 @@ TEST_F(JournaldSourceTest, MissingDirectoryIsLoggedOnceAndReadOnceItAppears) {
   EXPECT_EQ(lines, 1u) << err;
   EXPECT_NE(err.find("ENOENT"), std::string::npos) << err;
   EXPECT_NE(err.find("journal opened after earlier failures"), std::string::npos) << err;
+}
+
+// A journal that exists but cannot be opened at first (here: the configured
+// path is a symlink to a regular file, ENOTDIR, then it is pointed at the real
+// directory) must not turn start_at = "end" into "beginning": the first open
+// that succeeds starts at the end, as if it had been the first attempt.
+TEST_F(JournaldSourceTest, TransientOpenFailureOfAnExistingJournalKeepsStartAtEnd) {
+  Write("a.journal", Entries(1, 5));
+  const std::string other = TempDir();
+  const std::string link = other + "/journal";
+  { std::ofstream(other + "/not_a_directory") << "x"; }
+  ASSERT_EQ(symlink((other + "/not_a_directory").c_str(), link.c_str()), 0);
+  Harness h(spool_dir_);
+  h.Make("directory = \"" + link + "\"\nfields = [\"TEST_INDEX\"]\nretry_interval = \"20ms\"\n");
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(h.source->Start("").ok());
+  for (int i = 0; i < 6000 && h.Metric("custos_agent_journald_errors_total", {{"op", "open"}}) < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(h.Metric("custos_agent_journald_errors_total", {{"op", "open"}}), 3);
+  // Atomically point the path at the journal directory.
+  ASSERT_EQ(symlink(journal_dir_.c_str(), (link + ".new").c_str()), 0);
+  ASSERT_EQ(rename((link + ".new").c_str(), link.c_str()), 0);
+  // Opened: the starting point (entry 5) is saved, nothing of 1..5 is read.
+  bool started = h.WaitUntil([&] { return h.EmptyBatches() == 1; });
+  Write("a.journal", Entries(6, 8));
+  bool arrived = started && h.WaitForRecords(3);
+  h.source->Stop();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(started) << err;
+  ASSERT_TRUE(arrived) << err;
+  EXPECT_EQ(h.SpooledIndexes(), Range(6, 8));
+  EXPECT_NE(err.find("ENOTDIR"), std::string::npos) << err;
+  std::error_code ignored;
+  std::filesystem::remove_all(other, ignored);
 }
 
 // The default: the local system journal. Without journald (as on the build

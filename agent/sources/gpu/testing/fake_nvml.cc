@@ -23,6 +23,8 @@
 //   fail.nvmlDeviceGetPowerUsage = 999        # every GPU: this nvmlReturn_t
 //   fail.nvmlDeviceGetPowerUsage.gpu1 = 15    # one GPU
 //   event.1 = 0:xid:79                 # queued once: gpu:xid|dbe:data
+//   deliver_unregistered_events = 1    # also events of GPUs not registered in the set
+//                                      # (a device the caller has no handle for)
 //
 // A value that is absent makes its function answer NOT_SUPPORTED; absent
 // process lists are empty (and process utilisation answers NOT_FOUND).
@@ -258,7 +260,8 @@ nvmlReturn_t WaitEvent(nvmlEventSet_t set, nvmlEventData_t* data, unsigned int t
         const unsigned long long type = parts[1] == "xid"   ? nvmlEventTypeXidCriticalError
                                         : parts[1] == "dbe" ? nvmlEventTypeDoubleBitEccError
                                                             : 0;
-        if ((set->mask[gpu] & type) == 0) continue;  // not registered: never delivered
+        const bool any_device = Get(st, "deliver_unregistered_events") != nullptr;
+        if (type == 0 || ((set->mask[gpu] & type) == 0 && !any_device)) continue;  // not registered: not delivered
         st.delivered.insert(key);
         data->device = &g_devices[gpu];
         data->eventType = type;
