@@ -46,10 +46,4 @@ Result<AccessRequest> ParseAccessLine(std::string_view line);
 // "2026-11-26T14:52:34.123456789Z" or with a "+01:00" offset → Unix nanos.
 Result<int64_t> ParseRfc3339(std::string_view text);
 
-// True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
-bool IsValidUtf8(std::string_view s);
-// `s` with each invalid UTF-8 sequence replaced by U+FFFD (file names are
-// bytes; record strings must be UTF-8).
-std::string ToValidUtf8(std::string_view s);
-
 }  // namespace custos::agent::access

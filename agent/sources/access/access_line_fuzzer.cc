@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "agent/sources/access/access_line.h"
+#include "common/utf8.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view line(reinterpret_cast<const char*>(data), size);
@@ -16,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   // An accepted line yields fields the record can carry: valid UTF-8, bounded.
-  if (!custos::agent::access::IsValidUtf8(r->object) || r->object.empty() ||
+  if (!custos::IsValidUtf8(r->object) || r->object.empty() ||
       r->object.size() > custos::agent::access::kMaxObjectBytes || r->count == 0 ||
       r->action == custos::v1::AccessEvent::ACTION_UNSPECIFIED) {
     __builtin_trap();

@@ -92,12 +92,15 @@ TEST(AccessLineTest, Rfc3339) {
   EXPECT_FALSE(ParseRfc3339("2000-01-01T00:00:00.Z").ok());
 }
 
-TEST(AccessLineTest, Utf8) {
-  EXPECT_TRUE(IsValidUtf8("plain \xC3\xA9"));
-  EXPECT_FALSE(IsValidUtf8("\xC0\x80"));          // overlong
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // > U+10FFFF
-  EXPECT_EQ(ToValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+TEST(AccessLineTest, StringsMustBeWellFormedUtf8) {
+  auto ok = ParseAccessLine("{\"action\":\"read\",\"object\":\"/data/caf\xC3\xA9.csv\"}");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->object, "/data/caf\xC3\xA9.csv");
+  for (const char* bad : {"\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) {
+    auto r = ParseAccessLine(std::string("{\"action\":\"read\",\"object\":\"x") + bad + "\"}");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("not valid UTF-8"), std::string::npos) << r.status().message();
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "agent/sources/access/access_line.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace custos::agent::access {
 namespace {
@@ -225,7 +226,7 @@ void FanotifyWatcher::ReadNotify(const std::function<void(FileEvent&&)>& sink, R
       if (path.empty()) {
         unresolved_.Increment();
       } else {
-        path = ToValidUtf8(path);
+        path = custos::ToValidUtf8(path);
       }
       // A directory moved out of the roots keeps its mark: not ours any more.
       if (!path.empty() && UnderRoots(path)) {
@@ -302,7 +303,7 @@ void FanotifyWatcher::ReadFid(const std::function<void(FileEvent&&)>& sink, Read
         } else {
           full = Join(dir, name);
         }
-        full = ToValidUtf8(full);
+        full = custos::ToValidUtf8(full);
         if (type == FAN_EVENT_INFO_TYPE_DFID_NAME) path = full;
         else if (type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME) old_path = full;
         else new_path = full;
