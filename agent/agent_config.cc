@@ -48,6 +48,7 @@ Result<AgentConfig> ReadAgentConfig(ConfigFile& file) {
   c.batch.flush_interval_nanos = batch.Duration("flush_interval", c.batch.flush_interval_nanos);
   c.batch.max_pending_records =
       static_cast<size_t>(batch.Int("max_pending_records", 100'000, 1, 100'000'000));
+  c.batch.max_pending_bytes = static_cast<size_t>(batch.Bytes("max_pending_bytes", c.batch.max_pending_bytes));
 
   ConfigSection sender = file.Section("sender");
   c.sender.window = static_cast<size_t>(sender.Int("window", 16, 1, 1024));
@@ -66,6 +67,9 @@ Result<AgentConfig> ReadAgentConfig(ConfigFile& file) {
     c.hostname = host;
   }
   if (c.batch.max_bytes < 1024) return InvalidArgument(file.path() + ": batch.max_bytes must be at least 1KiB");
+  if (c.batch.max_pending_bytes < (1 << 20)) {
+    return InvalidArgument(file.path() + ": batch.max_pending_bytes must be at least 1MiB");
+  }
   c.spool.max_entry_bytes = std::max<uint64_t>(c.spool.max_entry_bytes, c.batch.max_bytes * 4);
   c.batch.agent_id = c.node_id;
   c.sender.agent_id = c.node_id;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "agent/core/deterministic_key.h"
 #include "common/log.h"
 #include "schemas/record_refs.h"
 
@@ -21,7 +22,7 @@ Batcher::Batcher(BatcherOptions options, Spool& spool, const v1::Resource& node,
       flush_errors_(metrics.GetCounter("custos_agent_flush_errors_total", "Flushes that failed with an I/O error")),
       pending_gauge_(metrics.GetGauge("custos_agent_pending_records", "Records waiting in memory for the spool")) {
   resources_.push_back(node);
-  resource_ids_[node.SerializeAsString()] = 0;
+  resource_ids_[DeterministicKey(node)] = 0;
   for (const SpoolGap& g : spool_.TakeGaps()) {
     if (g.first_seq == 0) {
       // Range unknown (a damaged segment header): reported as a counted loss.
@@ -71,8 +72,8 @@ void Batcher::Stop() {
 }
 
 uint32_t Batcher::InternResource(const v1::Resource& resource) {
+  std::string key = DeterministicKey(resource);
   std::lock_guard<std::mutex> lock(mu_);
-  std::string key = resource.SerializeAsString();
   auto it = resource_ids_.find(key);
   if (it != resource_ids_.end()) return it->second;
   uint32_t id = static_cast<uint32_t>(resources_.size());
@@ -81,9 +82,20 @@ uint32_t Batcher::InternResource(const v1::Resource& resource) {
   return id;
 }
 
+const v1::Resource& Batcher::ResourceAt(uint32_t ref) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ref < resources_.size() ? resources_[ref] : resources_[0];
+}
+
 bool Batcher::accepting() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return pending_records_ < options_.max_pending_records;
+  return pending_records_ < options_.max_pending_records && pending_bytes_ < options_.max_pending_bytes;
+}
+
+bool Batcher::spool_blocked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  // While a flush runs, pending_ is empty because the flush holds the work.
+  return BackingOff() && (!pending_.empty() || !losses_.empty() || flushing_);
 }
 
 Status Batcher::Add(const std::string& source, std::vector<v1::Record>&& records,
@@ -97,11 +109,15 @@ Status Batcher::Add(const std::string& source, std::vector<v1::Record>&& records
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pending_records_ + c.records.size() > options_.max_pending_records && pending_records_ > 0) {
+    const bool over = pending_records_ + c.records.size() > options_.max_pending_records ||
+                      pending_bytes_ + c.bytes > options_.max_pending_bytes;
+    // An oversized chunk is taken when nothing is pending, so none waits forever.
+    if (over && pending_records_ > 0) {
       // Give the records back untouched: the caller decides to wait or drop.
       records = std::move(c.records);
-      return ResourceExhausted("agent buffer full (" + std::to_string(pending_records_) + " records pending" +
-                               (spool_full_ ? ", spool quota reached)" : ")"));
+      const char* why = spool_full_ ? ", spool quota reached)" : flush_failing_ ? ", spool write failing)" : ")";
+      return ResourceExhausted("agent buffer full (" + std::to_string(pending_records_) + " records, " +
+                               std::to_string(pending_bytes_) + " bytes pending" + why);
     }
     if (pending_.empty() && losses_.empty()) oldest_pending_nanos_ = clock_.MonotonicNanos();
     pending_records_ += c.records.size();
@@ -127,7 +143,7 @@ void Batcher::ReportLoss(const std::string& source, v1::Gap::Reason reason, uint
 
 bool Batcher::FlushDue(int64_t now) const {
   if (pending_.empty() && losses_.empty()) return false;
-  if (spool_full_) return now - oldest_pending_nanos_ >= options_.spool_full_retry_nanos;
+  if (BackingOff()) return now - oldest_pending_nanos_ >= options_.spool_full_retry_nanos;
   return pending_records_ >= options_.max_records || pending_bytes_ >= options_.max_bytes ||
          now - oldest_pending_nanos_ >= options_.flush_interval_nanos;
 }
@@ -140,8 +156,8 @@ void Batcher::Run() {
     if (!FlushDue(now)) {
       int64_t wait = (pending_.empty() && losses_.empty())
                          ? options_.flush_interval_nanos
-                         : oldest_pending_nanos_ + (spool_full_ ? options_.spool_full_retry_nanos
-                                                                : options_.flush_interval_nanos) - now;
+                         : oldest_pending_nanos_ + (BackingOff() ? options_.spool_full_retry_nanos
+                                                                 : options_.flush_interval_nanos) - now;
       cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(wait, 1'000'000)));
       continue;
     }
@@ -157,12 +173,9 @@ void Batcher::Run() {
       flush_errors_.Increment();
       log::Error("batcher", "flush to spool failed; records stay pending", {{"error", s.ToString()}});
     }
+    // After an I/O error FlushLocked set flush_failing_: FlushDue backs off
+    // like for a full spool rather than spinning.
     lock.lock();
-    if (!s.ok()) {
-      // Back off like a full spool rather than spinning on an I/O error.
-      spool_full_ = true;
-      oldest_pending_nanos_ = clock_.MonotonicNanos();
-    }
   }
   lock.unlock();
   // Final flush on stop: whatever fits goes to disk.
@@ -191,7 +204,7 @@ Status Batcher::FlushLocked(std::unique_lock<std::mutex>& lock, bool* spool_full
   pending_.clear();
   std::map<LossKey, Loss> losses = std::move(losses_);
   losses_.clear();
-  std::vector<v1::Resource> resources = resources_;
+  flushing_ = true;
   pending_records_ = 0;
   pending_bytes_ = 0;
   lock.unlock();
@@ -205,7 +218,8 @@ Status Batcher::FlushLocked(std::unique_lock<std::mutex>& lock, bool* spool_full
     std::map<uint32_t, uint32_t> ref_map;
     auto map_ref = [&](uint32_t ref) {
       auto [it, inserted] = ref_map.try_emplace(ref, static_cast<uint32_t>(batch.resources_size()));
-      if (inserted) *batch.add_resources() = ref < resources.size() ? resources[ref] : resources[0];
+      // Only the resources this batch's records refer to are copied.
+      if (inserted) *batch.add_resources() = ResourceAt(ref);
       return it->second;
     };
     // Losses ride first, so a loss report never waits behind a full batch.
@@ -314,6 +328,8 @@ Status Batcher::FlushLocked(std::unique_lock<std::mutex>& lock, bool* spool_full
               {{"pending_records", std::to_string(pending_records_)}, {"spool_bytes", std::to_string(spool_.bytes())}});
   }
   spool_full_ = *spool_full;
+  flush_failing_ = !status.ok();
+  flushing_ = false;
   if (!pending_.empty() || !losses_.empty()) oldest_pending_nanos_ = clock_.MonotonicNanos();
   pending_gauge_.Set(static_cast<int64_t>(pending_records_));
   return status;

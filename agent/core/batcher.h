@@ -11,10 +11,22 @@
 // pending record is flush_interval old. Positions handed to Add() reach the
 // spool in the same entry as the records before them (see spool.h).
 //
-// Bounds: at most max_pending_records wait in memory. When the spool is full,
-// records stay pending (and are retried) rather than dropped; once pending is
-// full too, Add() refuses. A source that cannot wait reports what it drops
-// with ReportLoss(); the loss reaches the collector as a Gap record.
+// Bounds: at most max_pending_records records and max_pending_bytes bytes
+// (their encoded size) wait in memory; Add() refuses a chunk that would pass
+// either bound, except when nothing is pending: a single chunk larger than a
+// bound is then taken whole, so no chunk can be refused forever (memory is
+// bounded by the bounds plus one chunk). When the spool is full, records stay
+// pending (and are retried every spool_full_retry_nanos) rather than dropped;
+// once pending is full too, Add() refuses. A source that cannot wait reports
+// what it drops with ReportLoss(); the loss reaches the collector as a Gap
+// record. A source whose clients retry (otlp) checks spool_blocked() before
+// Add(), so that a refusal means "nothing taken" and retries do not pile up
+// copies in memory.
+//
+// Resources: InternResource() keeps each distinct resource (compared by
+// value, labels in any order) for the batcher's life, so the sources bound
+// how many distinct ones they intern. A flush copies into each batch only the
+// resources its records refer to.
 //
 // Thread-safe: any number of sources may call Add() concurrently.
 #pragma once
@@ -44,6 +56,7 @@ struct BatcherOptions {
   size_t max_bytes = 1 << 20;
   int64_t flush_interval_nanos = 200 * 1'000'000LL;
   size_t max_pending_records = 100'000;
+  size_t max_pending_bytes = 64 << 20;
   int64_t spool_full_retry_nanos = 500 * 1'000'000LL;
 };
 
@@ -69,10 +82,19 @@ class Batcher {
                   const std::string& detail);
 
   // Returns the ref of `resource` in the batches, adding it on first use.
+  // Equal resources (DeterministicKey: map labels in any order) share a ref.
   uint32_t InternResource(const v1::Resource& resource);
 
-  // False while the pending buffer is full: sources that can wait should.
+  // False while the pending buffer is full (max_pending_records or
+  // max_pending_bytes): sources that can wait should.
   bool accepting() const;
+
+  // True while the last flush could not write what was pending (spool quota
+  // reached, or an I/O error) and those records still wait for the retry.
+  // Records added now would only wait in memory too: a source whose client
+  // retries (otlp) refuses up front rather than take a copy it cannot make
+  // durable. Clears on the first flush that writes everything.
+  bool spool_blocked() const;
 
   // Builds, appends and syncs everything pending now (tests, shutdown).
   Status FlushNow();
@@ -103,6 +125,10 @@ class Batcher {
 
   void Run();
   bool FlushDue(int64_t now) const;  // requires mu_
+  bool BackingOff() const { return spool_full_ || flush_failing_; }  // requires mu_
+  // The interned resource `ref` (the node for an unknown ref). Locks mu_; the
+  // reference stays valid and unchanged for the batcher's life.
+  const v1::Resource& ResourceAt(uint32_t ref) const;
   // Takes pending work and appends it; returns true when the spool was full.
   Status FlushLocked(std::unique_lock<std::mutex>& lock, bool* spool_full);
 
@@ -125,10 +151,14 @@ class Batcher {
   size_t pending_bytes_ = 0;           // guarded by mu_
   int64_t oldest_pending_nanos_ = 0;   // guarded by mu_
   std::map<LossKey, Loss> losses_;     // guarded by mu_
-  std::vector<v1::Resource> resources_;          // guarded by mu_
-  std::map<std::string, uint32_t> resource_ids_;  // guarded by mu_
+  // Append-only: an element never moves or changes once added, so a flush
+  // may read one outside mu_ after looking it up under mu_ (ResourceAt).
+  std::deque<v1::Resource> resources_;            // guarded by mu_
+  std::map<std::string, uint32_t> resource_ids_;  // guarded by mu_ (DeterministicKey -> ref)
   bool stop_ = false;                  // guarded by mu_
-  bool spool_full_ = false;            // guarded by mu_
+  bool spool_full_ = false;            // guarded by mu_: the last flush hit the quota
+  bool flush_failing_ = false;         // guarded by mu_: the last flush hit an I/O error
+  bool flushing_ = false;              // guarded by mu_: FlushLocked holds pending work
   std::mutex flush_mu_;                // serialises FlushNow with the flush thread
   std::thread thread_;
 };

@@ -2,6 +2,7 @@
 
 #include "agent/core/spool_testing.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -89,6 +90,29 @@ TEST_F(BatcherTest, UnitResourcesAreCarriedAndRemapped) {
   EXPECT_EQ(batches[0].records(0).log().resource_ref(), 0u);
 }
 
+TEST_F(BatcherTest, EqualResourcesInternOnceWhateverTheLabelOrder) {
+  Open(1 << 30, BatcherOptions{});
+  // Map fields serialize in each instance's own hash order: many labels make
+  // two equal resources very likely to give different SerializeAsString().
+  v1::Resource forward = node_, backward = node_;
+  constexpr int kLabels = 64;
+  for (int i = 0; i < kLabels; ++i) (*forward.mutable_labels())["k" + std::to_string(i)] = "v" + std::to_string(i);
+  for (int i = kLabels - 1; i >= 0; --i) (*backward.mutable_labels())["k" + std::to_string(i)] = "v" + std::to_string(i);
+  ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(forward, backward));
+  const uint32_t ref = batcher_->InternResource(forward);
+  EXPECT_EQ(ref, 1u);
+  EXPECT_EQ(batcher_->InternResource(backward), ref);
+  for (int round = 0; round < 20; ++round) {
+    v1::Resource copy;
+    for (int i = (round * 7) % kLabels, n = 0; n < kLabels; ++n, i = (i + 7) % kLabels) {
+      (*copy.mutable_labels())["k" + std::to_string(i)] = "v" + std::to_string(i);
+    }
+    copy.set_node_id(node_.node_id());
+    copy.set_region(node_.region());
+    EXPECT_EQ(batcher_->InternResource(copy), ref) << "round " << round;
+  }
+}
+
 TEST_F(BatcherTest, FullSpoolKeepsRecordsAndBoundsMemoryAndReportsLoss) {
   Open(/*quota=*/12 * 1024, BatcherOptions{.max_records = 20, .max_pending_records = 400});
   // Fill the spool.
@@ -136,6 +160,101 @@ TEST_F(BatcherTest, FullSpoolKeepsRecordsAndBoundsMemoryAndReportsLoss) {
   EXPECT_EQ(delivered, static_cast<size_t>(refused_at));
   EXPECT_TRUE(saw_gap);
   EXPECT_TRUE(batcher_->accepting());
+}
+
+// `n` log records whose message is `size` bytes long.
+std::vector<v1::Record> SizedLogs(int from, int n, size_t size) {
+  std::vector<v1::Record> out = Logs(from, n);
+  for (v1::Record& r : out) r.mutable_log()->set_message(r.log().message() + std::string(size, '.'));
+  return out;
+}
+
+TEST_F(BatcherTest, PendingBytesAreBoundedAndAnOversizedChunkIsTakenAlone) {
+  Open(1 << 30, BatcherOptions{.max_pending_bytes = 4096});
+  ASSERT_TRUE(batcher_->Add("gen", SizedLogs(0, 3, 1000)).ok());
+  EXPECT_TRUE(batcher_->accepting());
+  // 3 + 2 records of ~1KB would pass 4096 bytes: refused, handed back untouched.
+  std::vector<v1::Record> more = SizedLogs(3, 2, 1000);
+  Status s = batcher_->Add("gen", std::move(more));
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
+  EXPECT_NE(s.message().find("bytes pending"), std::string::npos) << s.ToString();
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_EQ(more[0].log().message(), "line 3" + std::string(1000, '.'));
+  ASSERT_TRUE(batcher_->FlushNow().ok());
+  EXPECT_TRUE(batcher_->accepting());
+  ASSERT_TRUE(batcher_->Add("gen", std::move(more)).ok());
+  ASSERT_TRUE(batcher_->FlushNow().ok());
+
+  // A chunk larger than the bound is taken when nothing is pending (else a
+  // source could never hand it over), and then nothing more until a flush.
+  ASSERT_TRUE(batcher_->Add("gen", SizedLogs(5, 1, 10000)).ok());
+  EXPECT_FALSE(batcher_->accepting());
+  EXPECT_EQ(batcher_->Add("gen", SizedLogs(6, 1, 10)).code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(batcher_->FlushNow().ok());
+  EXPECT_TRUE(batcher_->accepting());
+  ASSERT_TRUE(batcher_->Add("gen", SizedLogs(6, 1, 10)).ok());
+  ASSERT_TRUE(batcher_->FlushNow().ok());
+
+  int next = 0;
+  for (const v1::Batch& b : ReadAll(*spool_)) {
+    for (const v1::Record& r : b.records()) {
+      EXPECT_EQ(r.log().message().rfind("line " + std::to_string(next++) + ".", 0), 0u) << r.log().message();
+    }
+  }
+  EXPECT_EQ(next, 7);
+}
+
+TEST_F(BatcherTest, SpoolBlockedWhileTheLastFlushCouldNotWriteEverything) {
+  Open(/*quota=*/12 * 1024, BatcherOptions{.max_records = 20});
+  EXPECT_FALSE(batcher_->spool_blocked());
+  int added = 0;
+  Status flush;
+  while (flush.ok()) {
+    ASSERT_TRUE(batcher_->Add("gen", Logs(added, 20)).ok());
+    added += 20;
+    EXPECT_FALSE(batcher_->spool_blocked());  // until a flush finds the quota reached
+    flush = batcher_->FlushNow();
+  }
+  ASSERT_EQ(flush.code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(batcher_->spool_blocked());
+  EXPECT_TRUE(batcher_->accepting());  // memory is not full: sources that can wait still add
+  // The collector acks everything: the next flush writes what waited.
+  for (const v1::Batch& b : ReadAll(*spool_)) ASSERT_TRUE(spool_->Ack(b.seq()).ok());
+  ASSERT_TRUE(batcher_->FlushNow().ok());
+  EXPECT_FALSE(batcher_->spool_blocked());
+}
+
+TEST_F(BatcherTest, EachBatchCarriesOnlyTheResourcesItsRecordsUse) {
+  Open(1 << 30, BatcherOptions{.max_records = 2});
+  std::vector<uint32_t> refs = {0};
+  for (int i = 1; i < 50; ++i) {
+    v1::Resource r = node_;
+    r.set_service_name("svc-" + std::to_string(i));
+    (*r.mutable_labels())["padding"] = std::string(1000, 'p');
+    refs.push_back(batcher_->InternResource(r));
+    ASSERT_EQ(refs.back(), static_cast<uint32_t>(i));
+  }
+  // Records of services 7, 3 | 3, 0 | 49: three batches of max 2 records.
+  std::vector<v1::Record> records = Logs(0, 5);
+  const std::vector<uint32_t> uses = {7, 3, 3, 0, 49};
+  for (size_t i = 0; i < uses.size(); ++i) records[i].mutable_log()->set_resource_ref(uses[i]);
+  ASSERT_TRUE(batcher_->Add("m", std::move(records)).ok());
+  ASSERT_TRUE(batcher_->FlushNow().ok());
+  std::vector<v1::Batch> batches = ReadAll(*spool_);
+  ASSERT_EQ(batches.size(), 3u);
+  const std::vector<int> resources_per_batch = {2, 2, 1};
+  size_t next = 0;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    EXPECT_EQ(batches[b].resources_size(), resources_per_batch[b]) << "batch " << b;
+    for (const v1::Record& r : batches[b].records()) {
+      ASSERT_LT(r.log().resource_ref(), static_cast<uint32_t>(batches[b].resources_size()));
+      const v1::Resource& res = batches[b].resources(static_cast<int>(r.log().resource_ref()));
+      const std::string want = uses[next] == 0 ? "" : "svc-" + std::to_string(uses[next]);
+      EXPECT_EQ(res.service_name(), want) << "record " << next;
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, uses.size());
 }
 
 TEST(BatcherSpoolGapsTest, EveryLossFoundInTheSpoolIsReported) {

@@ -125,6 +125,11 @@ ExportReply ExportHandler::Deliver(Signal signal, Encoding encoding, MapResult&&
       reply.retry_after_seconds = options_.retry_after_seconds;
       return reply;
     };
+    // Refuse before taking anything: a 503 from here means "nothing was taken",
+    // so the exporter's retries cannot pile up copies while the spool is full.
+    if (context_.batcher.spool_blocked()) {
+      return refuse("spool_full", "agent spool full or failing (collector unreachable?); nothing taken, retry later");
+    }
     if (!context_.batcher.accepting()) return refuse("backpressure", "agent buffer full; retry later");
     Status added = context_.batcher.Add(source_name_, std::move(mapped.records));
     if (!added.ok()) return refuse("backpressure", added.message() + "; retry later");
@@ -132,6 +137,10 @@ ExportReply ExportHandler::Deliver(Signal signal, Encoding encoding, MapResult&&
     if (options_.wait_durable) {
       Status flushed = context_.batcher.FlushNow();
       if (!flushed.ok()) {
+        // Taken but not durable: 503 keeps "200 = fsynced". The records stay
+        // pending and reach the spool later, so the retry may store them twice
+        // (at-least-once); the spool_blocked() check above limits this to the
+        // requests in flight when the spool filled or failed.
         ExportReply reply = ErrorReply(503, encoding, "flush_failed",
                                        "records not yet durable (" + flushed.ToString() + "); retry later");
         reply.retry_after_seconds = options_.retry_after_seconds;

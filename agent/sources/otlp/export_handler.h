@@ -5,8 +5,11 @@
 //   200  every record taken, or some rejected as invalid: partial_success says
 //        how many and why (the client must not retry those)
 //   400  the body does not decode (protobuf or JSON); nothing was taken
-//   503  the batcher refused (its buffer is full) or the spool flush failed;
-//        with Retry-After: the client retries, so nothing is lost
+//   503  with Retry-After, the client retries, so nothing is lost:
+//        - the spool is full or failing (Batcher::spool_blocked()) or the
+//          batcher's buffer is full: refused before anything was taken;
+//        - the records were taken but the flush that follows failed (see
+//          below).
 //
 // The reply's body is an ExportTraceServiceResponse / ExportLogsServiceResponse
 // (200) or a google.rpc.Status (errors), in the request's encoding.
@@ -14,10 +17,17 @@
 // What a 200 means: with wait_durable (the default) the records are in the
 // spool and fsynced (the handler calls Batcher::FlushNow(), which group-commits
 // whatever is pending, so concurrent requests share fsyncs); without it they
-// are in the agent's memory (the batcher), where a crash loses them. When the
-// flush fails after Add() took the records, the reply is 503: the records stay
+// are in the agent's memory (the batcher), where a crash loses them.
+//
+// Duplicates: when the flush fails after Add() took the records (the spool
+// just reached its quota, or an fsync failed), the reply is still 503, because
+// a 200 must mean "fsynced" and these records are only in memory: they stay
 // pending in the batcher and reach the spool once it recovers, and the
-// client's retry may store them a second time (at-least-once, never lost).
+// client's retry stores them a second time (at-least-once, never lost). That
+// happens only to the requests in flight when the spool filled or failed:
+// from then on Batcher::spool_blocked() is true and requests are refused
+// before Add(), so retries during a collector outage add no copies and do
+// not fill the batcher's buffer that other sources share.
 //
 //   ExportHandler handler(options, context, "otlp");
 //   ExportReply reply = handler.Handle(Signal::kTraces, Encoding::kProtobuf, body);

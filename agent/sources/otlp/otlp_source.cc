@@ -118,6 +118,15 @@ Result<std::unique_ptr<OtlpSource>> OtlpSource::Create(ConfigSection& config, So
   }
   o.export_options.mapper.max_resources = static_cast<size_t>(
       config.Int("max_resources", static_cast<int64_t>(o.export_options.mapper.max_resources), 1, 1'000'000));
+  o.export_options.mapper.max_resource_bytes =
+      static_cast<size_t>(config.Bytes("max_resource_bytes", o.export_options.mapper.max_resource_bytes));
+  if (o.export_options.mapper.max_resource_bytes < 1024 || o.export_options.mapper.max_resource_bytes > (1ULL << 20)) {
+    return InvalidArgument("[sources.otlp] max_resource_bytes must be between 1KiB and 1MiB");
+  }
+  o.request_timeout_nanos = config.Duration("request_timeout", o.request_timeout_nanos);
+  if (o.request_timeout_nanos < kNanosPerSecond) {
+    return InvalidArgument("[sources.otlp] request_timeout must be at least 1s");
+  }
   return std::make_unique<OtlpSource>(std::move(o), context);
 }
 
@@ -227,10 +236,21 @@ void OtlpSource::HandlePost(Signal signal, const httplib::Request& req, httplib:
   // Past it, up to max_body_bytes more are read and dropped so that a client
   // still sending gets the 413 rather than a connection reset; beyond that
   // the read stops.
+  //
+  // httplib's read_timeout bounds each wait for bytes, not the whole body: a
+  // client trickling a byte now and then could hold a worker for hours. The
+  // body must arrive within request_timeout of the handler starting (checked
+  // as each piece arrives, so the bound is request_timeout + read_timeout).
+  const int64_t deadline = context_.clock.MonotonicNanos() + options_.request_timeout_nanos;
   std::string body;
   bool too_large = false;
+  bool too_slow = false;
   uint64_t dropped = 0;
   const bool read = reader([&](const char* data, size_t n) {
+    if (context_.clock.MonotonicNanos() > deadline) {
+      too_slow = true;
+      return false;
+    }
     if (!too_large && body.size() + n <= options_.max_body_bytes) {
       body.append(data, n);
       return true;
@@ -249,6 +269,17 @@ void OtlpSource::HandlePost(Signal signal, const httplib::Request& req, httplib:
                     "body above max_body_bytes (" + std::to_string(options_.max_body_bytes) +
                         (content_encoding.empty() ? " bytes)" : " bytes once decompressed)")),
          true);
+    return;
+  }
+  if (too_slow) {
+    // 503, not 408: OTLP exporters retry 503 (and drop on 408), and a slow
+    // link is a transient condition.
+    ExportReply reply = ErrorReply(503, encoding, "too_slow",
+                                   "body not received within request_timeout (" +
+                                       std::to_string(options_.request_timeout_nanos / kNanosPerSecond) +
+                                       "s); retry later");
+    reply.retry_after_seconds = options_.export_options.retry_after_seconds;
+    Send(signal_name, req, res, reply, true);
     return;
   }
   if (!read) {

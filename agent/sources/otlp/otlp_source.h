@@ -22,8 +22,15 @@
 // Bounds: `threads` HTTP worker threads; at most `max_queued_connections`
 // accepted connections wait for one (then accepting pauses and the kernel's
 // backlog holds the rest); keep-alive for at most keep_alive_requests requests
-// and keep_alive_timeout idle; read_timeout per read. See README.md for every
-// config key of [sources.otlp].
+// and keep_alive_timeout idle. Slow clients: httplib only bounds each wait for
+// bytes (read_timeout), so the source adds a deadline for the body:
+// request_timeout from the handler's start, checked as each piece of body
+// arrives (503 + Retry-After past it). NOT bounded: the request line and
+// headers, which httplib (0.11) reads before the handler runs with only the
+// per-read timeout and an 8KiB limit per header line, not on their number: a
+// client trickling headers holds a worker as long as it likes. `threads`,
+// max_queued_connections and the loopback default listen address are the
+// defence there (a local client that misbehaves can only stall OTLP intake). See README.md for every config key of [sources.otlp].
 //
 // Metrics: custos_otlp_requests_total{signal,code},
 // custos_otlp_errors_total{reason}, custos_otlp_records_total{signal,outcome}.
@@ -62,6 +69,7 @@ struct OtlpOptions {
   int keep_alive_requests = 100;
   int keep_alive_timeout_seconds = 5;
   int read_timeout_seconds = 10;
+  int64_t request_timeout_nanos = 60 * kNanosPerSecond;
   ExportOptions export_options;
 };
 

@@ -251,6 +251,35 @@ TEST(OtlpSourceTest, AnEndlessBodyIsNotReadPastTwiceTheLimit) {
   EXPECT_EQ(PostTraces(src->port(), MakeTraceRequest(1)).status, 200);
 }
 
+TEST(OtlpSourceTest, ABodyTrickledPastRequestTimeoutIsCutOff) {
+  Harness h;
+  // 1000 chunks of 64KiB fit under max_body_bytes: only the deadline stops them.
+  auto src =
+      h.StartSource("listen = \"127.0.0.1:0\"\nrequest_timeout = \"30s\"\nmax_body_bytes = \"64MiB\"\n");
+  // Each chunk moves the agent's (fake) clock 20s on: soon a chunk arrives
+  // past the deadline, and the receiver stops reading whatever else comes.
+  int chunks = 0;
+  httplib::Client cli("127.0.0.1", src->port());
+  auto res = cli.Post(
+      "/v1/traces",
+      [&](size_t, httplib::DataSink& sink) {
+        std::string chunk(64 << 10, 'x');
+        if (!sink.write(chunk.data(), chunk.size())) return false;
+        h.clock.Advance(20 * kNanosPerSecond);
+        if (++chunks == 1000) sink.done();
+        return true;
+      },
+      kProto);
+  EXPECT_LT(chunks, 1000);  // the server stopped reading and closed
+  if (res) {
+    EXPECT_EQ(res->status, 503);
+    EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+  }
+  EXPECT_EQ(h.metrics.Value("custos_otlp_errors_total", {{"reason", "too_slow"}}), 1);
+  // A prompt request still goes through.
+  EXPECT_EQ(PostTraces(src->port(), MakeTraceRequest(1)).status, 200);
+}
+
 TEST(OtlpSourceTest, ErrorBodiesAreRpcStatusInTheRequestEncoding) {
   Harness h;
   auto src = h.StartSource();
@@ -315,6 +344,64 @@ TEST(OtlpSourceTest, FullBatcherAnswers503WithRetryAfterAndTheRetrySucceeds) {
   EXPECT_EQ(SpanNames(h), (std::vector<std::string>{"span-0", "span-1"}));
 }
 
+// Fills `spool` with filler batches, appended directly as if another source
+// had, until not even a small batch fits; returns their seqs.
+std::vector<uint64_t> FillSpool(Spool& spool) {
+  std::vector<uint64_t> seqs;
+  for (size_t padding : {1000, 100, 10}) {
+    while (true) {
+      v1::Batch filler;
+      filler.set_agent_id("node-1");
+      filler.set_seq(spool.next_seq());
+      filler.add_records()->mutable_log()->set_message(std::string(padding, 'f'));
+      Status s = spool.Append(filler.seq(), filler.SerializeAsString(), {});
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
+        break;
+      }
+      seqs.push_back(filler.seq());
+    }
+  }
+  EXPECT_TRUE(spool.Sync().ok());
+  return seqs;
+}
+
+TEST(OtlpSourceTest, AFullSpoolRefusesBeforeTakingSoRetriesAddNoCopies) {
+  Harness h(BatcherOptions{.agent_id = "node-1"}, SpoolOptions{.quota_bytes = 16 << 10, .segment_bytes = 4096});
+  auto src = h.StartSource("listen = \"127.0.0.1:0\"\nretry_after = \"2s\"\n");
+  const std::vector<uint64_t> filler = FillSpool(*h.spool);
+  ASSERT_FALSE(filler.empty());
+
+  // The first request is taken, but its flush finds the spool full: 503, and
+  // its spans wait in the batcher for the spool to drain.
+  Reply r = PostTraces(src->port(), MakeTraceRequest(3));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.retry_after, "2");
+  EXPECT_EQ(h.metrics.Value("custos_otlp_errors_total", {{"reason", "flush_failed"}}), 1);
+  EXPECT_EQ(h.metrics.Value("custos_agent_pending_records"), 3);
+  // While the batcher knows the spool is full, the exporter's retries are
+  // refused before anything is taken: no copy piles up in memory.
+  for (int i = 0; i < 5; ++i) {
+    r = PostTraces(src->port(), MakeTraceRequest(3));
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.retry_after, "2");
+  }
+  EXPECT_EQ(h.metrics.Value("custos_agent_pending_records"), 3);
+  EXPECT_EQ(h.metrics.Value("custos_otlp_errors_total", {{"reason", "flush_failed"}}), 1);
+  EXPECT_EQ(h.metrics.Value("custos_otlp_errors_total", {{"reason", "spool_full"}}), 5);
+  EXPECT_EQ(h.metrics.Value("custos_otlp_records_total", {{"signal", "traces"}, {"outcome", "refused"}}), 15);
+
+  // The collector acks: the batcher's retry spools the spans it holds...
+  for (uint64_t seq : filler) ASSERT_TRUE(h.spool->Ack(seq).ok());
+  ASSERT_TRUE(h.batcher->FlushNow().ok());
+  EXPECT_EQ(SpanNames(h), (std::vector<std::string>{"span-0", "span-1", "span-2"}));
+  // ...and the exporter's next retry is taken: the one documented duplicate
+  // of a request that was in flight when the spool filled, never more.
+  r = PostTraces(src->port(), MakeTraceRequest(3));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(SpanNames(h).size(), 6u);
+}
+
 TEST(OtlpSourceTest, WithoutWaitDurableA200MeansInTheBatcher) {
   Harness h;
   auto src = h.StartSource("listen = \"127.0.0.1:0\"\nwait_durable = false\n");
@@ -364,6 +451,9 @@ TEST(OtlpSourceTest, ConfigErrors) {
       {"listen = \"4318\"\n", "not host:port"},
       {"listen = \"127.0.0.1:99999\"\n", "port must be 0..65535"},
       {"max_body_bytes = \"10\"\n", "max_body_bytes must be between"},
+      {"max_resource_bytes = \"100\"\n", "max_resource_bytes must be between"},
+      {"max_resource_bytes = \"2MiB\"\n", "max_resource_bytes must be between"},
+      {"request_timeout = \"100ms\"\n", "request_timeout must be at least 1s"},
   };
   for (const Case& c : cases) {
     auto file = ConfigFile::Parse("[sources.otlp]\n" + std::string(c.toml), "agent.toml");

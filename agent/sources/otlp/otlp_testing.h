@@ -73,8 +73,10 @@ inline std::string TempDir(const char* prefix) {
 // A real spool and batcher (not started: records reach the spool through
 // FlushNow(), which the source calls itself with wait_durable).
 struct Harness {
-  explicit Harness(BatcherOptions batcher_options = {.agent_id = "node-1"}) {
-    auto s = Spool::Open(SpoolOptions{.dir = TempDir("custos_otlp")}, metrics);
+  // `spool_options.dir` is replaced by a fresh temporary directory.
+  explicit Harness(BatcherOptions batcher_options = {.agent_id = "node-1"}, SpoolOptions spool_options = {}) {
+    spool_options.dir = TempDir("custos_otlp");
+    auto s = Spool::Open(spool_options, metrics);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     spool = std::move(*s);
     node.set_node_id("node-1");

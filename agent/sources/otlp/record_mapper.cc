@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "agent/core/deterministic_key.h"
+
 namespace custos::agent::otlp {
 namespace {
 
@@ -83,25 +85,34 @@ v1::Severity MapSeverity(int n) {
   return v1::SEVERITY_UNSPECIFIED;
 }
 
+// A client-supplied name as it goes into an error message (sent back and
+// logged): valid UTF-8, at most about 64 bytes.
+std::string ForMessage(std::string_view name) {
+  constexpr size_t kMax = 64;
+  return name.size() <= kMax ? ValidUtf8(name) : ValidUtf8(name.substr(0, kMax)) + "...";
+}
+
 // Why a span's ids are unusable, or empty when they are fine.
 std::string CheckSpanIds(const otlp_compat::Span& s) {
   if (s.trace_id().size() != 16 || AllZero(s.trace_id())) {
-    return "span '" + ValidUtf8(s.name()) + "': trace_id must be 16 bytes, not all zero (got " +
+    return "span '" + ForMessage(s.name()) + "': trace_id must be 16 bytes, not all zero (got " +
            std::to_string(s.trace_id().size()) + " bytes)";
   }
   if (s.span_id().size() != 8 || AllZero(s.span_id())) {
-    return "span '" + ValidUtf8(s.name()) + "': span_id must be 8 bytes, not all zero (got " +
+    return "span '" + ForMessage(s.name()) + "': span_id must be 8 bytes, not all zero (got " +
            std::to_string(s.span_id().size()) + " bytes)";
   }
   if (!s.parent_span_id().empty() && s.parent_span_id().size() != 8) {
-    return "span '" + ValidUtf8(s.name()) + "': parent_span_id must be empty or 8 bytes (got " +
+    return "span '" + ForMessage(s.name()) + "': parent_span_id must be empty or 8 bytes (got " +
            std::to_string(s.parent_span_id().size()) + " bytes)";
   }
   return "";
 }
 
-void Reject(MapResult* result, std::string why) {
-  if (result->rejected++ == 0) result->first_error = std::move(why);
+void Reject(MapResult* result, std::string why, int64_t records = 1) {
+  if (records <= 0) return;
+  if (result->rejected == 0) result->first_error = std::move(why);
+  result->rejected += records;
 }
 
 }  // namespace
@@ -227,24 +238,49 @@ RecordMapper::ResourceRef RecordMapper::Intern(const otlp_compat::Resource& reso
     }
     attributes.emplace_back(std::move(key), std::move(value));
   }
-  std::string key = r.SerializeAsString();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (interned_.size() >= options_.max_resources && interned_.count(key) == 0) {
-      resources_overflowed_.fetch_add(1);
-      ResourceRef overflow;
-      for (auto& [k, v] : attributes) overflow.overflow_attributes.emplace_back("resource." + k, std::move(v));
-      return overflow;
-    }
-    interned_.insert(std::move(key));
+  std::string key = DeterministicKey(r);
+  if (key.size() > options_.max_resource_bytes) {
+    ResourceRef too_large;
+    too_large.rejected = "resource" +
+                         (r.service_name().empty() ? "" : " of service '" + ForMessage(r.service_name()) + "'") +
+                         " is " + std::to_string(key.size()) + " bytes once mapped, above max_resource_bytes " +
+                         std::to_string(options_.max_resource_bytes);
+    return too_large;
   }
-  return ResourceRef{intern_(r), {}};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = refs_.find(key); it != refs_.end()) return ResourceRef{it->second, {}, {}};
+  if (refs_.size() >= options_.max_resources) {
+    resources_overflowed_.fetch_add(1);
+    ResourceRef overflow;
+    for (auto& [k, v] : attributes) overflow.overflow_attributes.emplace_back("resource." + k, std::move(v));
+    return overflow;
+  }
+  const uint32_t ref = intern_(r);
+  refs_.emplace(std::move(key), ref);
+  return ResourceRef{ref, {}, {}};
+}
+
+bool RecordMapper::TakeBytes(MapResult* result, size_t* mapped_bytes, size_t bytes) const {
+  if (*mapped_bytes + bytes > options_.max_mapped_bytes) {
+    Reject(result, "the request maps to more than max_mapped_bytes (" + std::to_string(options_.max_mapped_bytes) +
+                       "); the records past it are rejected");
+    return false;
+  }
+  *mapped_bytes += bytes;
+  return true;
 }
 
 MapResult RecordMapper::MapTraces(const otlp_compat::ExportTraceServiceRequest& request) {
   MapResult result;
+  size_t mapped_bytes = 0;
   for (const otlp_compat::ResourceSpans& rs : request.resource_spans()) {
     const ResourceRef resource = Intern(rs.resource());
+    if (!resource.rejected.empty()) {
+      int64_t spans = 0;
+      for (const otlp_compat::ScopeSpans& ss : rs.scope_spans()) spans += ss.spans_size();
+      Reject(&result, resource.rejected, spans);
+      continue;
+    }
     for (const otlp_compat::ScopeSpans& ss : rs.scope_spans()) {
       for (const otlp_compat::Span& s : ss.spans()) {
         if (std::string why = CheckSpanIds(s); !why.empty()) {
@@ -273,12 +309,14 @@ MapResult RecordMapper::MapTraces(const otlp_compat::ExportTraceServiceRequest& 
         AddCount("otel.dropped_attributes_count", s.dropped_attributes_count(), attrs);
         AddCount("otel.dropped_events_count", s.dropped_events_count(), attrs);
         AddCount("otel.dropped_links_count", s.dropped_links_count(), attrs);
-        if (size_t bytes = record.ByteSizeLong(); bytes > options_.max_record_bytes) {
-          Reject(&result, "span '" + span->name() + "' (" + Hex(s.span_id()) + ") is " + std::to_string(bytes) +
-                              " bytes once mapped, above max_record_bytes " +
+        const size_t bytes = record.ByteSizeLong();
+        if (bytes > options_.max_record_bytes) {
+          Reject(&result, "span '" + ForMessage(span->name()) + "' (" + Hex(s.span_id()) + ") is " +
+                              std::to_string(bytes) + " bytes once mapped, above max_record_bytes " +
                               std::to_string(options_.max_record_bytes));
           continue;
         }
+        if (!TakeBytes(&result, &mapped_bytes, bytes)) continue;
         result.records.push_back(std::move(record));
       }
     }
@@ -288,8 +326,15 @@ MapResult RecordMapper::MapTraces(const otlp_compat::ExportTraceServiceRequest& 
 
 MapResult RecordMapper::MapLogs(const otlp_compat::ExportLogsServiceRequest& request, int64_t now_unix_nanos) {
   MapResult result;
+  size_t mapped_bytes = 0;
   for (const otlp_compat::ResourceLogs& rl : request.resource_logs()) {
     const ResourceRef resource = Intern(rl.resource());
+    if (!resource.rejected.empty()) {
+      int64_t logs = 0;
+      for (const otlp_compat::ScopeLogs& sl : rl.scope_logs()) logs += sl.log_records_size();
+      Reject(&result, resource.rejected, logs);
+      continue;
+    }
     for (const otlp_compat::ScopeLogs& sl : rl.scope_logs()) {
       for (const otlp_compat::LogRecord& l : sl.log_records()) {
         if (!l.trace_id().empty() && l.trace_id().size() != 16) {
@@ -319,11 +364,13 @@ MapResult RecordMapper::MapLogs(const otlp_compat::ExportLogsServiceRequest& req
         if (!l.severity_text().empty()) (*fields)["otel.severity_text"] = ValidUtf8(l.severity_text());
         if (!l.event_name().empty()) (*fields)["otel.event_name"] = ValidUtf8(l.event_name());
         AddCount("otel.dropped_attributes_count", l.dropped_attributes_count(), fields);
-        if (size_t bytes = record.ByteSizeLong(); bytes > options_.max_record_bytes) {
+        const size_t bytes = record.ByteSizeLong();
+        if (bytes > options_.max_record_bytes) {
           Reject(&result, "log record is " + std::to_string(bytes) + " bytes once mapped, above max_record_bytes " +
                               std::to_string(options_.max_record_bytes));
           continue;
         }
+        if (!TakeBytes(&result, &mapped_bytes, bytes)) continue;
         result.records.push_back(std::move(record));
       }
     }

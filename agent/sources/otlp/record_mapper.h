@@ -28,15 +28,25 @@
 // Rejected (counted, never mapped): a span whose trace_id is not 16 non-zero
 // bytes, span_id not 8 non-zero bytes, or parent_span_id neither empty nor 8
 // bytes; a log record whose ids are present with a wrong length; any record
-// that encodes to more than max_record_bytes.
+// that encodes to more than max_record_bytes; every record of a resource that
+// encodes (as a v1::Resource, node identity included) to more than
+// max_resource_bytes; the records of a request once the records mapped before
+// them total max_mapped_bytes (what is copied onto each record, the scope
+// name and the overflow "resource." attributes, could otherwise turn an 8MiB
+// body into gigabytes).
 //
 // Bounds: at most max_resources distinct resources are interned over the
-// mapper's life (the batcher keeps every interned resource for good); the
-// records of further resources point at the node resource and carry the
-// resource attributes prefixed "resource." instead, counted in
-// resources_overflowed().
+// mapper's life (the batcher keeps every interned resource for good, so the
+// batcher and the mapper's cache each hold at most max_resources *
+// max_resource_bytes); the records of further resources point at the node
+// resource and carry the resource attributes prefixed "resource." instead,
+// counted in resources_overflowed(). Resources are compared by value
+// (DeterministicKey: attribute order does not matter); a known resource is
+// found in the mapper's own cache without calling `intern`.
 //
-// Thread-safe: Map* may be called from several threads at once.
+// Thread-safe: Map* may be called from several threads at once. `intern` is
+// called with the mapper's lock held (so the max_resources bound is exact):
+// it must not call back into the mapper.
 #pragma once
 
 #include <atomic>
@@ -45,7 +55,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/sources/otlp/otlp_compat.pb.h"
@@ -56,6 +66,8 @@ namespace custos::agent::otlp {
 struct MapperOptions {
   size_t max_record_bytes = 256 << 10;
   size_t max_resources = 1000;
+  size_t max_resource_bytes = 16 << 10;
+  size_t max_mapped_bytes = 64 << 20;  // per request
 };
 
 struct MapResult {
@@ -83,8 +95,12 @@ class RecordMapper {
     uint32_t ref = 0;
     // Attributes to put on each record when the resource could not be interned.
     std::vector<std::pair<std::string, std::string>> overflow_attributes;
+    // Non-empty: the resource is above max_resource_bytes; its records are rejected with this.
+    std::string rejected;
   };
   ResourceRef Intern(const otlp_compat::Resource& resource);
+  // Adds `bytes` to `*mapped_bytes`, or rejects the record when that passes max_mapped_bytes.
+  bool TakeBytes(MapResult* result, size_t* mapped_bytes, size_t bytes) const;
 
   // constant after construction
   const v1::Resource node_;
@@ -92,7 +108,8 @@ class RecordMapper {
   const MapperOptions options_;
 
   std::mutex mu_;
-  std::unordered_set<std::string> interned_;  // guarded by mu_ (serialized v1::Resource)
+  // DeterministicKey(v1::Resource) -> the batcher's ref; at most max_resources entries.
+  std::unordered_map<std::string, uint32_t> refs_;  // guarded by mu_
   std::atomic<uint64_t> resources_overflowed_{0};
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "agent/sources/otlp/otlp_testing.h"
 
 namespace custos::agent::otlp {
@@ -10,6 +12,7 @@ namespace {
 // Interns into a plain vector, like the batcher's table.
 struct FakeInterner {
   uint32_t operator()(const v1::Resource& r) {
+    calls++;
     for (size_t i = 0; i < resources.size(); ++i) {
       if (resources[i].SerializeAsString() == r.SerializeAsString()) return static_cast<uint32_t>(i);
     }
@@ -17,6 +20,7 @@ struct FakeInterner {
     return static_cast<uint32_t>(resources.size() - 1);
   }
   std::vector<v1::Resource> resources{v1::Resource()};  // ref 0: the node
+  int calls = 0;
 };
 
 v1::Resource Node() {
@@ -144,6 +148,74 @@ TEST_F(MapperTest, ResourcesPastTheBoundFallBackToTheNode) {
   }
   EXPECT_EQ(mapper.resources_overflowed(), 1u);
   EXPECT_EQ(interner.resources.size(), 3u);
+}
+
+TEST_F(MapperTest, AKnownResourceComesFromTheCacheWhateverItsAttributeOrder) {
+  // Many attributes: the labels map of two equal resources is then very
+  // likely to serialize in two different orders.
+  constexpr int kAttrs = 40;
+  auto request = [](bool reversed) {
+    otlp_compat::ExportTraceServiceRequest req = MakeTraceRequest(1, "svc");
+    auto* attrs = req.mutable_resource_spans(0)->mutable_resource()->mutable_attributes();
+    for (int n = 0; n < kAttrs; ++n) {
+      const int i = reversed ? kAttrs - 1 - n : n;
+      AddAttr(attrs, "attr." + std::to_string(i), "value-" + std::to_string(i));
+    }
+    return req;
+  };
+  RecordMapper mapper = Make();
+  std::set<uint32_t> refs;
+  for (int round = 0; round < 6; ++round) {
+    MapResult m = mapper.MapTraces(request(round % 2 == 1));
+    ASSERT_EQ(m.records.size(), 1u);
+    refs.insert(m.records[0].span().resource_ref());
+  }
+  EXPECT_EQ(refs, std::set<uint32_t>{1});
+  EXPECT_EQ(interner.calls, 1);  // later requests never reach the batcher's table
+  EXPECT_EQ(interner.resources.size(), 2u);
+}
+
+TEST_F(MapperTest, RecordsOfAResourceAboveMaxResourceBytesAreRejected) {
+  otlp_compat::ExportTraceServiceRequest req = MakeTraceRequest(2, "huge");
+  AddAttr(req.mutable_resource_spans(0)->mutable_resource()->mutable_attributes(), "blob", std::string(20000, 'b'));
+  *req.add_resource_spans() = MakeTraceRequest(1, "small").resource_spans(0);
+  RecordMapper mapper = Make({.max_resource_bytes = 16 << 10});
+  MapResult m = mapper.MapTraces(req);
+  EXPECT_EQ(m.rejected, 2);
+  EXPECT_NE(m.first_error.find("resource of service 'huge' is"), std::string::npos) << m.first_error;
+  EXPECT_NE(m.first_error.find("above max_resource_bytes 16384"), std::string::npos) << m.first_error;
+  ASSERT_EQ(m.records.size(), 1u);
+  EXPECT_EQ(interner.resources[m.records[0].span().resource_ref()].service_name(), "small");
+  ASSERT_EQ(interner.resources.size(), 2u);  // the huge one was never interned
+
+  otlp_compat::ExportLogsServiceRequest logs;
+  otlp_compat::ResourceLogs* rl = logs.add_resource_logs();
+  AddAttr(rl->mutable_resource()->mutable_attributes(), "blob", std::string(20000, 'b'));
+  rl->add_scope_logs()->add_log_records();
+  rl->add_scope_logs()->add_log_records();
+  m = mapper.MapLogs(logs, 1);
+  EXPECT_EQ(m.rejected, 2);
+  EXPECT_TRUE(m.records.empty());
+  EXPECT_NE(m.first_error.find("above max_resource_bytes"), std::string::npos) << m.first_error;
+  EXPECT_EQ(mapper.resources_overflowed(), 0u);
+}
+
+TEST_F(MapperTest, WhatARequestMapsToIsBounded) {
+  // Past max_resources, each record carries its resource's attributes: a
+  // small request of many spans would map to many times its size.
+  RecordMapper mapper = Make({.max_resources = 1, .max_mapped_bytes = 100 << 10});
+  ASSERT_EQ(mapper.MapTraces(MakeTraceRequest(1, "first")).records.size(), 1u);
+  otlp_compat::ExportTraceServiceRequest req = MakeTraceRequest(100, "second");
+  AddAttr(req.mutable_resource_spans(0)->mutable_resource()->mutable_attributes(), "blob", std::string(8000, 'b'));
+  MapResult m = mapper.MapTraces(req);
+  EXPECT_EQ(mapper.resources_overflowed(), 1u);
+  ASSERT_EQ(m.records.size(), 12u);  // 12 spans of ~8KB fit in 100KiB
+  EXPECT_EQ(m.records[0].span().attributes().at("resource.blob").size(), 8000u);
+  EXPECT_EQ(m.rejected, 88);
+  EXPECT_NE(m.first_error.find("more than max_mapped_bytes (102400)"), std::string::npos) << m.first_error;
+  size_t total = 0;
+  for (const v1::Record& r : m.records) total += r.ByteSizeLong();
+  EXPECT_LE(total, 100u << 10);
 }
 
 TEST_F(MapperTest, RejectsSpansWithBadIds) {
