@@ -26,35 +26,16 @@
 #include <thread>
 
 #include "agent/sources/journald/journal_remote_testing.h"
+#include "bench/proc_stats.h"
 #include "common/files.h"
 #include "tests/e2e/harness.h"
 
 namespace {
 
+using custos::bench::CpuSeconds;
+using custos::bench::RssMiB;
+
 using SteadyClock = std::chrono::steady_clock;
-
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double RssMiB(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
 
 std::string Hex(std::mt19937_64& rng, int bytes) {
   static const char* d = "0123456789abcdef";

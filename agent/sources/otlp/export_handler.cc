@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "agent/sources/otlp/otlp_json.h"
+#include "common/utf8.h"
 
 namespace custos::agent::otlp {
 namespace {
@@ -51,7 +52,7 @@ ExportReply ErrorReply(int http_status, std::optional<Encoding> encoding, std::s
   reply.reason = std::move(reason);
   otlp_compat::RpcStatus status;
   status.set_code(RpcCode(http_status));
-  status.set_message(ValidUtf8(message));
+  status.set_message(ToValidUtf8(message));
   if (!encoding) {
     reply.content_type = "text/plain";
     reply.body = status.message() + "\n";
@@ -150,7 +151,7 @@ ExportReply ExportHandler::Deliver(Signal signal, Encoding encoding, MapResult&&
   }
 
   ExportReply reply;
-  std::string error = ValidUtf8(mapped.first_error);
+  std::string error = ToValidUtf8(mapped.first_error);
   if (mapped.rejected > 0) {
     reply.reason = "partial";
     reply.message = std::to_string(mapped.rejected) + " rejected: " + error;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/core/deterministic_key.h"
+#include "common/utf8.h"
 
 namespace custos::agent::otlp {
 namespace {
@@ -23,7 +24,7 @@ std::string DoubleText(double d) {
 nlohmann::json AnyValueToJson(const AnyValue& v) {
   switch (v.value_case()) {
     case AnyValue::kStringValue:
-      return ValidUtf8(v.string_value());
+      return ToValidUtf8(v.string_value());
     case AnyValue::kBoolValue:
       return v.bool_value();
     case AnyValue::kIntValue:
@@ -38,7 +39,7 @@ nlohmann::json AnyValueToJson(const AnyValue& v) {
     }
     case AnyValue::kKvlistValue: {
       nlohmann::json o = nlohmann::json::object();
-      for (const KeyValue& kv : v.kvlist_value().values()) o[ValidUtf8(kv.key())] = AnyValueToJson(kv.value());
+      for (const KeyValue& kv : v.kvlist_value().values()) o[ToValidUtf8(kv.key())] = AnyValueToJson(kv.value());
       return o;
     }
     case AnyValue::kBytesValue:
@@ -51,7 +52,7 @@ nlohmann::json AnyValueToJson(const AnyValue& v) {
 
 void AddAttributes(const google::protobuf::RepeatedPtrField<KeyValue>& attributes,
                    google::protobuf::Map<std::string, std::string>* out) {
-  for (const KeyValue& kv : attributes) (*out)[ValidUtf8(kv.key())] = AnyValueToString(kv.value());
+  for (const KeyValue& kv : attributes) (*out)[ToValidUtf8(kv.key())] = AnyValueToString(kv.value());
 }
 
 void AddCount(const char* key, uint64_t n, google::protobuf::Map<std::string, std::string>* out) {
@@ -59,8 +60,8 @@ void AddCount(const char* key, uint64_t n, google::protobuf::Map<std::string, st
 }
 
 void AddScope(const otlp_compat::InstrumentationScope& scope, google::protobuf::Map<std::string, std::string>* out) {
-  if (!scope.name().empty()) (*out)["otel.scope.name"] = ValidUtf8(scope.name());
-  if (!scope.version().empty()) (*out)["otel.scope.version"] = ValidUtf8(scope.version());
+  if (!scope.name().empty()) (*out)["otel.scope.name"] = ToValidUtf8(scope.name());
+  if (!scope.version().empty()) (*out)["otel.scope.version"] = ToValidUtf8(scope.version());
 }
 
 bool AllZero(std::string_view bytes) {
@@ -89,7 +90,7 @@ v1::Severity MapSeverity(int n) {
 // logged): valid UTF-8, at most about 64 bytes.
 std::string ForMessage(std::string_view name) {
   constexpr size_t kMax = 64;
-  return name.size() <= kMax ? ValidUtf8(name) : ValidUtf8(name.substr(0, kMax)) + "...";
+  return name.size() <= kMax ? ToValidUtf8(name) : ToValidUtf8(name.substr(0, kMax)) + "...";
 }
 
 // Why a span's ids are unusable, or empty when they are fine.
@@ -116,46 +117,6 @@ void Reject(MapResult* result, std::string why, int64_t records = 1) {
 }
 
 }  // namespace
-
-std::string ValidUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      i++;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t min = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    }
-    bool ok = len > 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");  // U+FFFD, then resynchronise on the next byte
-      i++;
-    }
-  }
-  return out;
-}
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -196,7 +157,7 @@ std::string Base64(std::string_view bytes) {
 std::string AnyValueToString(const AnyValue& v) {
   switch (v.value_case()) {
     case AnyValue::kStringValue:
-      return ValidUtf8(v.string_value());
+      return ToValidUtf8(v.string_value());
     case AnyValue::kBoolValue:
       return v.bool_value() ? "true" : "false";
     case AnyValue::kIntValue:
@@ -227,7 +188,7 @@ RecordMapper::ResourceRef RecordMapper::Intern(const otlp_compat::Resource& reso
   *r.mutable_labels() = node_.labels();
   std::vector<std::pair<std::string, std::string>> attributes;
   for (const KeyValue& kv : resource.attributes()) {
-    std::string key = ValidUtf8(kv.key());
+    std::string key = ToValidUtf8(kv.key());
     std::string value = AnyValueToString(kv.value());
     if (key == "service.name") {
       r.set_service_name(value);
@@ -295,15 +256,15 @@ MapResult RecordMapper::MapTraces(const otlp_compat::ExportTraceServiceRequest& 
         span->set_trace_id(s.trace_id());
         span->set_span_id(s.span_id());
         span->set_parent_span_id(s.parent_span_id());
-        span->set_name(ValidUtf8(s.name()));
+        span->set_name(ToValidUtf8(s.name()));
         span->set_kind(MapKind(s.kind()));
         span->set_status_code(MapStatus(s.status().code()));
-        span->set_status_message(ValidUtf8(s.status().message()));
+        span->set_status_message(ToValidUtf8(s.status().message()));
         auto* attrs = span->mutable_attributes();
         for (const auto& [k, v] : resource.overflow_attributes) (*attrs)[k] = v;
         AddScope(ss.scope(), attrs);
         AddAttributes(s.attributes(), attrs);
-        if (!s.trace_state().empty()) (*attrs)["otel.trace_state"] = ValidUtf8(s.trace_state());
+        if (!s.trace_state().empty()) (*attrs)["otel.trace_state"] = ToValidUtf8(s.trace_state());
         AddCount("otel.event_count", static_cast<uint64_t>(s.events_size()), attrs);
         AddCount("otel.link_count", static_cast<uint64_t>(s.links_size()), attrs);
         AddCount("otel.dropped_attributes_count", s.dropped_attributes_count(), attrs);
@@ -361,8 +322,8 @@ MapResult RecordMapper::MapLogs(const otlp_compat::ExportLogsServiceRequest& req
         for (const auto& [k, v] : resource.overflow_attributes) (*fields)[k] = v;
         AddScope(sl.scope(), fields);
         AddAttributes(l.attributes(), fields);
-        if (!l.severity_text().empty()) (*fields)["otel.severity_text"] = ValidUtf8(l.severity_text());
-        if (!l.event_name().empty()) (*fields)["otel.event_name"] = ValidUtf8(l.event_name());
+        if (!l.severity_text().empty()) (*fields)["otel.severity_text"] = ToValidUtf8(l.severity_text());
+        if (!l.event_name().empty()) (*fields)["otel.event_name"] = ToValidUtf8(l.event_name());
         AddCount("otel.dropped_attributes_count", l.dropped_attributes_count(), fields);
         const size_t bytes = record.ByteSizeLong();
         if (bytes > options_.max_record_bytes) {

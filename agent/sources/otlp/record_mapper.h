@@ -115,8 +115,6 @@ class RecordMapper {
 
 // Helpers, exposed for tests and the JSON encoder.
 
-// `text` with every invalid UTF-8 sequence replaced by U+FFFD.
-std::string ValidUtf8(std::string_view text);
 // An attribute value as one string: strings as-is, numbers and booleans in
 // their usual text form, bytes as base64, arrays and maps as JSON text.
 std::string AnyValueToString(const otlp_compat::AnyValue& value);

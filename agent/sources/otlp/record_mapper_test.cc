@@ -321,20 +321,6 @@ TEST_F(MapperTest, MapsLogs) {
   EXPECT_EQ(m.records[2].log().severity(), v1::SEVERITY_DEBUG);
 }
 
-TEST(Utf8Test, ValidUtf8) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"plain", "plain"},
-      {"\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"},          // été
-      {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},            // an emoji (4 bytes)
-      {"a\xffz", "a\xEF\xBF\xBDz"},                        // never valid
-      {"\xc0\xaf", "\xEF\xBF\xBD\xEF\xBF\xBD"},            // overlong '/'
-      {"\xe2\x82", "\xEF\xBF\xBD\xEF\xBF\xBD"},            // truncated
-      {"\xf4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},  // above U+10FFFF
-      {std::string("a\0b", 3), std::string("a\0b", 3)},
-  };
-  for (const auto& [in, want] : cases) EXPECT_EQ(ValidUtf8(in), want) << Hex(in);
-}
-
 TEST(Utf8Test, Base64AndHex) {
   EXPECT_EQ(Base64(""), "");
   EXPECT_EQ(Base64("f"), "Zg==");
