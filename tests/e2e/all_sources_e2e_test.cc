@@ -71,9 +71,12 @@ TEST(AllSourcesE2E, EveryRecordKindReachesTheStore) {
   for (const char* d : {"/journal", "/logs", "/data/imagenet", "/run"}) ASSERT_TRUE(MakeDirs(in + d).ok());
 
   // Inputs that exist before the agent starts.
+  // Current times: the collector's retention (7 days) removes older records.
+  const uint64_t now_usec = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::vector<agent::journald::ExportEntry> entries;
   for (int i = 1; i <= 3; ++i) {
-    entries.push_back({.realtime_usec = 1'764'000'000'000'000ULL + static_cast<uint64_t>(i),
+    entries.push_back({.realtime_usec = now_usec + static_cast<uint64_t>(i),
                        .monotonic_usec = static_cast<uint64_t>(i),
                        .fields = {{"MESSAGE", "journal entry " + std::to_string(i)},
                                   {"PRIORITY", "3"},

@@ -431,6 +431,47 @@ TEST_F(JournaldSourceTest, MissingDirectoryIsLoggedOnceAndReadOnceItAppears) {
   EXPECT_NE(err.find("journal opened after earlier failures"), std::string::npos) << err;
 }
 
+// An empty journal directory (systemd-journal-remote's target before the
+// first upload): the files that appear in it are new, and must be read whole.
+TEST_F(JournaldSourceTest, FilesAppearingInAnEmptyDirectoryAreReadWhole) {
+  const std::string dir = journal_dir_ + "/empty";
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  Harness h(spool_dir_);
+  h.Make("directory = \"" + dir + "\"\nfields = [\"TEST_INDEX\"]\nretry_interval = \"20ms\"\n");
+  ASSERT_TRUE(h.source->Start("").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the source waits on the empty journal
+  Status s = WriteJournal(journal_remote_, dir + "/a.journal", Entries(1, 3));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  bool arrived = h.WaitForRecords(3);
+  h.source->Stop();
+  ASSERT_TRUE(arrived);
+  EXPECT_EQ(h.SpooledIndexes(), Range(1, 3));
+}
+
+// A writer that keeps its file open and appends (systemd-journal-remote
+// receiving a live stream) into a directory that was empty at start: the
+// file may be caught half-created, which sd-journal does not retry on its
+// own; the entries must still arrive while the writer is running.
+TEST_F(JournaldSourceTest, EntriesOfAFileStillBeingWrittenArrive) {
+  const std::string dir = journal_dir_ + "/live";
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  Harness h(spool_dir_);
+  h.Make("directory = \"" + dir + "\"\nfields = [\"TEST_INDEX\"]\nretry_interval = \"20ms\"\n");
+  ASSERT_TRUE(h.source->Start("").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // settled on the empty journal
+  JournalRemoteWriter writer(journal_remote_, dir + "/remote.journal");
+  for (int i = 1; i <= 20; ++i) {
+    writer.Add(Entry(i, {{"_SYSTEMD_UNIT", "train.service"}, {"PRIORITY", "6"}, {"_PID", "4242"}}));
+    writer.Flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  bool arrived = h.WaitForRecords(20);
+  h.source->Stop();
+  EXPECT_TRUE(writer.Close().ok());
+  ASSERT_TRUE(arrived) << "spooled " << h.SpooledIndexes().size() << " of 20";
+  EXPECT_EQ(h.SpooledIndexes(), Range(1, 20));
+}
+
 // A journal that exists but cannot be opened at first (here: the configured
 // path is a symlink to a regular file, ENOTDIR, then it is pointed at the real
 // directory) must not turn start_at = "end" into "beginning": the first open
