@@ -26,7 +26,7 @@ if ((${#missing[@]} == 0)); then
 else
   echo "bootstrap: installing ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # The otlp source's test against the real OpenTelemetry JS SDK needs Node.js
@@ -34,13 +34,14 @@ fi
 if ! command -v node >/dev/null; then
   echo "bootstrap: installing nodejs npm"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 JS_DIR="$(dirname "$0")/../agent/sources/otlp/js"
 if [[ -f $JS_DIR/node_modules/.package-lock.json && $JS_DIR/node_modules/.package-lock.json -nt $JS_DIR/package-lock.json ]]; then
   :  # installed from this lock file already
 elif command -v npm >/dev/null; then
-  (cd "$JS_DIR" && npm ci --no-audit --no-fund --silent)
+  (cd "$JS_DIR" && npm ci --no-audit --no-fund --silent) ||
+    echo "bootstrap: npm ci failed (no registry?); otlp_js_sdk_test will fail until it succeeds" >&2
 else
   echo "bootstrap: npm missing; otlp_js_sdk_test will fail until agent/sources/otlp/js has node_modules" >&2
 fi

@@ -10,6 +10,7 @@ HOME_DIR=${CUSTOS_HOME:-$ROOT/.state}
 BIN=$ROOT/${BUILD_DIR:-build}/bin
 INGEST_PORT=${CUSTOS_INGEST_PORT:-7070}
 API_PORT=${CUSTOS_API_PORT:-7080}
+OTLP_PORT=${CUSTOS_OTLP_PORT:-4318}
 export CUSTOS_API=http://127.0.0.1:$API_PORT
 
 stop() {
@@ -65,8 +66,12 @@ interval = "5s"
 enabled = true
 paths = ["$HOME_DIR/collector.log"]
 start_at = "beginning"
-# OTLP/HTTP on 127.0.0.1:4318 and the GPU (once, "unavailable", without one)
-# run by default; so does journald, which says once when there is no journal.
+# OTLP/HTTP traces and logs from applications, on loopback.
+[sources.otlp]
+enabled = true
+listen = "127.0.0.1:$OTLP_PORT"
+# The GPU source (which says once "unavailable" without one) and journald
+# (once, when there is no journal) run by default.
 # Data-access events from services, on a socket (fanotify needs root: see deploy/).
 [sources.access]
 enabled = true

@@ -89,7 +89,8 @@ const v1::Resource& Batcher::ResourceAt(uint32_t ref) const {
 
 bool Batcher::accepting() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return pending_records_ < options_.max_pending_records && pending_bytes_ < options_.max_pending_bytes;
+  return pending_records_ + inflight_records_ < options_.max_pending_records &&
+         pending_bytes_ + inflight_bytes_ < options_.max_pending_bytes;
 }
 
 bool Batcher::spool_blocked() const {
@@ -109,15 +110,18 @@ Status Batcher::Add(const std::string& source, std::vector<v1::Record>&& records
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const bool over = pending_records_ + c.records.size() > options_.max_pending_records ||
-                      pending_bytes_ + c.bytes > options_.max_pending_bytes;
-    // An oversized chunk is taken when nothing is pending, so none waits forever.
-    if (over && pending_records_ > 0) {
+    // Records a flush holds right now still count: they come back when the
+    // spool refuses them, and memory must stay within the bounds meanwhile.
+    const size_t held_records = pending_records_ + inflight_records_, held_bytes = pending_bytes_ + inflight_bytes_;
+    const bool over = held_records + c.records.size() > options_.max_pending_records ||
+                      held_bytes + c.bytes > options_.max_pending_bytes;
+    // An oversized chunk is taken when nothing is held, so none waits forever.
+    if (over && held_records > 0) {
       // Give the records back untouched: the caller decides to wait or drop.
       records = std::move(c.records);
       const char* why = spool_full_ ? ", spool quota reached)" : flush_failing_ ? ", spool write failing)" : ")";
-      return ResourceExhausted("agent buffer full (" + std::to_string(pending_records_) + " records, " +
-                               std::to_string(pending_bytes_) + " bytes pending" + why);
+      return ResourceExhausted("agent buffer full (" + std::to_string(held_records) + " records, " +
+                               std::to_string(held_bytes) + " bytes pending" + why);
     }
     if (pending_.empty() && losses_.empty()) oldest_pending_nanos_ = clock_.MonotonicNanos();
     pending_records_ += c.records.size();
@@ -205,6 +209,8 @@ Status Batcher::FlushLocked(std::unique_lock<std::mutex>& lock, bool* spool_full
   std::map<LossKey, Loss> losses = std::move(losses_);
   losses_.clear();
   flushing_ = true;
+  inflight_records_ = pending_records_;
+  inflight_bytes_ = pending_bytes_;
   pending_records_ = 0;
   pending_bytes_ = 0;
   lock.unlock();
@@ -300,13 +306,16 @@ Status Batcher::FlushLocked(std::unique_lock<std::mutex>& lock, bool* spool_full
     }
   }
 
-  lock.lock();
-  // Whatever was not appended goes back to the front, before newer records.
+  // Whatever was not appended goes back to the front, before newer records
+  // (sized before taking the lock: sources keep adding meanwhile).
   size_t left = 0, left_bytes = 0;
   for (Chunk& c : work) {
     left += c.records.size() - c.next;
     for (size_t i = c.next; i < c.records.size(); ++i) left_bytes += c.records[i].ByteSizeLong();
   }
+  lock.lock();
+  inflight_records_ = 0;
+  inflight_bytes_ = 0;
   for (auto it = work.rbegin(); it != work.rend(); ++it) {
     if (it->next > 0) {
       it->records.erase(it->records.begin(), it->records.begin() + static_cast<std::ptrdiff_t>(it->next));

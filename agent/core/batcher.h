@@ -149,6 +149,8 @@ class Batcher {
   std::deque<Chunk> pending_;          // guarded by mu_
   size_t pending_records_ = 0;         // guarded by mu_
   size_t pending_bytes_ = 0;           // guarded by mu_
+  size_t inflight_records_ = 0;        // guarded by mu_; taken by a running flush
+  size_t inflight_bytes_ = 0;          // guarded by mu_
   int64_t oldest_pending_nanos_ = 0;   // guarded by mu_
   std::map<LossKey, Loss> losses_;     // guarded by mu_
   // Append-only: an element never moves or changes once added, so a flush

@@ -15,7 +15,7 @@ const std::vector<SourceRegistration>& SourceRegistry() {
       {"journald", &journald::CreateJournaldSource, true},
       {"files", &files::CreateFilesSource, false},
       {"gpu", &gpu::CreateGpuSource, true},
-      {"otlp", &otlp::CreateOtlpSource, true},
+      {"otlp", &otlp::CreateOtlpSource, false},
       {"access", &access::CreateAccessSource, false},
       {"generator", &generator::CreateGeneratorSource, false},
   };
