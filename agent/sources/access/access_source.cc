@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -25,8 +26,11 @@ constexpr char kLog[] = "access";
 constexpr size_t kMaxReporterResources = 256;
 constexpr int64_t kLogEveryNanos = 10 * kNanosPerSecond;
 // Reads of the kernel queues at stop: enough for a full default queue
-// (16384 events) of each group, bounded so that a storm cannot hold Stop().
+// (16384 events) of each group, bounded in count and in time so that a storm
+// cannot hold Stop() (what is left in the queues is gone with the group, as
+// anything the kernel sees while the agent is down).
 constexpr int kStopDrainReads = 128;
+constexpr auto kStopDrainTime = std::chrono::seconds(2);
 
 struct AccessOptions {
   bool fanotify = true;
@@ -155,7 +159,8 @@ class AccessSource final : public Source {
       Emit(coalescer_.TakeDue(context_.clock.MonotonicNanos()));
     }
     // What was queued before Stop(), bounded: a storm that goes on is cut off.
-    for (int i = 0; i < kStopDrainReads; ++i) {
+    const auto drain_until = std::chrono::steady_clock::now() + kStopDrainTime;
+    for (int i = 0; i < kStopDrainReads && std::chrono::steady_clock::now() < drain_until; ++i) {
       if (ReadEvents() == 0) break;
     }
     Emit(coalescer_.TakeAll());

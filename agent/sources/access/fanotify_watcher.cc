@@ -267,22 +267,29 @@ std::string FanotifyWatcher::ResolveDir(uint64_t fsid, const void* handle) {
 }
 
 void FanotifyWatcher::ReadFid(const std::function<void(FileEvent&&)>& sink, ReadResult* result) {
-  alignas(struct fanotify_event_metadata) char buf[64 * 1024];
+  char buf[64 * 1024];
   ssize_t len = read(fid_fd_, buf, sizeof(buf));
   if (len <= 0) return;  // EAGAIN: empty
-  auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
-  for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+  // Events with FID info records need not be 8-byte aligned in the buffer
+  // (UBSan caught it): copy each header out instead of casting in place.
+  const size_t total = static_cast<size_t>(len);
+  for (size_t off = 0; off + sizeof(struct fanotify_event_metadata) <= total;) {
+    struct fanotify_event_metadata meta;
+    std::memcpy(&meta, buf + off, sizeof(meta));
+    if (meta.event_len < sizeof(meta) || off + meta.event_len > total) break;
+    const char* event = buf + off;
+    off += meta.event_len;
     ++result->events;
-    if (m->vers != FANOTIFY_METADATA_VERSION) return;
-    if (m->mask & FAN_Q_OVERFLOW) {
+    if (meta.vers != FANOTIFY_METADATA_VERSION) return;
+    if (meta.mask & FAN_Q_OVERFLOW) {
       ++result->overflows;
       continue;
     }
-    if (m->pid == self_pid_) continue;
+    if (meta.pid == self_pid_) continue;
     // Info records: (OLD_|NEW_)DFID_NAME = header, fsid, file_handle, name.
     std::string path, old_path, new_path;
-    const char* p = reinterpret_cast<const char*>(m) + m->metadata_len;
-    const char* end = reinterpret_cast<const char*>(m) + m->event_len;
+    const char* p = event + meta.metadata_len;
+    const char* end = event + meta.event_len;
     while (p + sizeof(struct fanotify_event_info_header) <= end) {
       struct fanotify_event_info_fid info;
       std::memcpy(&info, p, sizeof(info));
@@ -310,28 +317,28 @@ void FanotifyWatcher::ReadFid(const std::function<void(FileEvent&&)>& sink, Read
       }
       p += info.hdr.len;
     }
-    const bool is_dir = (m->mask & FAN_ONDIR) != 0;
+    const bool is_dir = (meta.mask & FAN_ONDIR) != 0;
     const bool resolved_outside = !path.empty() && path[0] == '/' && !UnderRoots(path);
-    if (resolved_outside && !(m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO))) continue;
-    if (m->mask & FAN_CREATE) {
+    if (resolved_outside && !(meta.mask & (FAN_MOVED_FROM | FAN_MOVED_TO))) continue;
+    if (meta.mask & FAN_CREATE) {
       if (is_dir && path.rfind('/', 0) == 0) MarkTree(path);  // first, to miss as little as possible
-      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_CREATE, path});
+      sink(FileEvent{meta.pid, v1::AccessEvent::ACTION_CREATE, path});
     }
-    if (m->mask & FAN_DELETE) {
-      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_DELETE, path});
+    if (meta.mask & FAN_DELETE) {
+      sink(FileEvent{meta.pid, v1::AccessEvent::ACTION_DELETE, path});
       if (is_dir && marked_ > 0) marked_gauge_.Set(static_cast<int64_t>(--marked_));  // its mark went with it
     }
-    if (m->mask & FAN_RENAME) {
+    if (meta.mask & FAN_RENAME) {
       // No field for a second path: a rename is two records, old name then new.
-      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, old_path});
-      sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, new_path});
+      sink(FileEvent{meta.pid, v1::AccessEvent::ACTION_RENAME, old_path});
+      sink(FileEvent{meta.pid, v1::AccessEvent::ACTION_RENAME, new_path});
     }
-    if (m->mask & FAN_MOVED_FROM) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, path});
-    if (m->mask & FAN_MOVED_TO) sink(FileEvent{m->pid, v1::AccessEvent::ACTION_RENAME, path});
+    if (meta.mask & FAN_MOVED_FROM) sink(FileEvent{meta.pid, v1::AccessEvent::ACTION_RENAME, path});
+    if (meta.mask & FAN_MOVED_TO) sink(FileEvent{meta.pid, v1::AccessEvent::ACTION_RENAME, path});
     // A directory moved in from elsewhere brings its subtree: watch it.
-    const std::string& arrived = (m->mask & FAN_RENAME) ? new_path : path;
-    const bool was_inside = (m->mask & FAN_RENAME) && UnderRoots(old_path);
-    if (is_dir && (m->mask & (FAN_RENAME | FAN_MOVED_TO)) && !was_inside && UnderRoots(arrived)) MarkTree(arrived);
+    const std::string& arrived = (meta.mask & FAN_RENAME) ? new_path : path;
+    const bool was_inside = (meta.mask & FAN_RENAME) && UnderRoots(old_path);
+    if (is_dir && (meta.mask & (FAN_RENAME | FAN_MOVED_TO)) && !was_inside && UnderRoots(arrived)) MarkTree(arrived);
   }
 }
 
