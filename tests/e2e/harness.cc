@@ -59,11 +59,11 @@ int FreePort() {
 namespace {
 
 // The sources that run by default and would reach outside the test's
-// directory (the system journal, port 4318, /run, the GPU) are turned off
-// unless the test configures them itself.
+// directory (the system journal, the GPU) are turned off unless the test
+// configures them itself.
 std::string QuietSources(const std::string& agent_extra) {
   std::string out;
-  for (const char* name : {"journald", "gpu", "otlp", "access"}) {
+  for (const char* name : {"journald", "gpu"}) {
     std::string table = std::string("[sources.") + name + "]";
     if (agent_extra.find(table) == std::string::npos) out += "\n" + table + "\nenabled = false\n";
   }

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/sources/access/access_line.h"
 #include "common/log.h"
 #include "common/utf8.h"
 
