@@ -6,23 +6,41 @@
 
 namespace custos::collector {
 
-std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& b) {
+std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& b, const std::vector<AccessVerdict>& verdicts,
+                                               const std::string& policy_version) {
   std::vector<audit::AuditEntry> out;
+  size_t access_index = 0;
   for (const v1::Record& r : b.batch.records()) {
     if (r.has_access()) {
       const v1::AccessEvent& a = r.access();
+      const AccessVerdict* verdict = access_index < verdicts.size() ? &verdicts[access_index] : nullptr;
+      ++access_index;
       audit::AuditEntry e;
       e.time_unix_nanos = static_cast<int64_t>(a.time_unix_nano());
       e.kind = "access";
       e.actor = "node:" + b.agent_id;
       e.action = v1::AccessEvent::Action_Name(a.action());
-      e.object = a.dataset_id().empty() ? "dataset:unmapped" : "dataset:" + a.dataset_id();
+      std::string dataset = a.dataset_id().empty() && verdict ? verdict->dataset : a.dataset_id();
+      e.object = dataset.empty() ? "dataset:unmapped" : "dataset:" + dataset;
       e.outcome = v1::AccessEvent::Outcome_Name(a.outcome());
       e.details = {{"bytes", std::to_string(a.bytes())},
                    {"count", std::to_string(a.count())},
-                   {"classification", a.classification()},
+                   {"classification", a.classification().empty() && verdict ? verdict->classification : a.classification()},
                    {"home_region", a.dataset_home_region()},
                    {"source", a.source()}};
+      // The policy's verdict goes into the log with the event it judges.
+      if (verdict) {
+        auto join = [](const std::vector<std::string>& v) {
+          std::string s;
+          for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+          return s;
+        };
+        e.details["verdict"] = verdict->decision;
+        e.details["violations"] = join(verdict->violations);
+        e.details["decided_by"] = join(verdict->rules);
+        e.details["policy_version"] = policy_version;
+        if (!verdict->error.empty()) e.details["verdict_error"] = verdict->error;
+      }
       // Who and which path are personal data: they live in the erasable payload.
       const v1::Principal& p = a.principal();
       e.subject = !p.user().empty()               ? "user:" + p.user()
@@ -57,6 +75,63 @@ std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& b) {
   return out;
 }
 
+audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::string& node) {
+  audit::AuditEntry e;
+  e.time_unix_nanos = alert.time_unix_nano;
+  e.kind = "alert";
+  e.actor = "policy";
+  e.action = "raise";
+  e.object = "rule:" + alert.rule;
+  e.outcome = alert.severity;
+  e.details = {{"node", node},
+               {"record_kind", alert.kind},
+               {"count", std::to_string(alert.count)},
+               {"policy_version", alert.policy_version}};
+  for (const auto& [k, v] : alert.labels) e.details["label." + k] = v;
+  // A message about an access names a person: it is erasable payload, not chain.
+  if (!alert.subject.empty()) {
+    e.subject = alert.subject;
+    e.personal = alert.message;
+  } else {
+    e.details["message"] = alert.message;
+  }
+  return e;
+}
+
+void AuditFeed::PostAlert(policy::Alert alert) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_alerts_.push_back(std::move(alert));
+}
+
+Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const std::vector<std::string>& nodes,
+                              std::vector<audit::AuditEntry>& entries) {
+  if (alerts.empty()) return Status::Ok();
+  if (!insert_alert_) {
+    CUSTOS_ASSIGN_OR_RETURN(insert_alert_,
+                            db_.Prepare("INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, "
+                                        "count, policy_version, alert_node) VALUES(?,0,?,?,?,?,?,?,?,?)"));
+  }
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    const policy::Alert& a = alerts[i];
+    const std::string& node = i < nodes.size() ? nodes[i] : std::string();
+    nlohmann::json labels = nlohmann::json::object();
+    for (const auto& [k, v] : a.labels) labels[k] = v;
+    std::string labels_text = labels.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    insert_alert_->Bind(1, a.time_unix_nano);
+    insert_alert_->Bind(2, a.rule);
+    insert_alert_->Bind(3, a.severity);
+    insert_alert_->Bind(4, a.message);
+    insert_alert_->Bind(5, labels_text);
+    insert_alert_->Bind(6, a.kind);
+    insert_alert_->Bind(7, static_cast<int64_t>(a.count));
+    insert_alert_->Bind(8, a.policy_version);
+    insert_alert_->Bind(9, node);
+    CUSTOS_RETURN_IF_ERROR(insert_alert_->Exec());
+    entries.push_back(AuditEntryForAlert(a, node));
+  }
+  return Status::Ok();
+}
+
 void AuditFeed::Post(audit::AuditEntry entry) {
   std::lock_guard<std::mutex> lock(mu_);
   pending_.push_back(std::move(entry));
@@ -64,7 +139,7 @@ void AuditFeed::Post(audit::AuditEntry entry) {
 
 bool AuditFeed::HasPending() {
   std::lock_guard<std::mutex> lock(mu_);
-  return !pending_.empty();
+  return !pending_.empty() || !pending_alerts_.empty();
 }
 
 Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>& batches,
@@ -73,12 +148,22 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     std::lock_guard<std::mutex> lock(mu_);
     in_txn_ = std::move(pending_);
     pending_.clear();
+    alerts_in_txn_ = std::move(pending_alerts_);
+    pending_alerts_.clear();
   }
   std::vector<audit::AuditEntry> entries = in_txn_;
+  CUSTOS_RETURN_IF_ERROR(StoreAlerts(alerts_in_txn_, std::vector<std::string>(alerts_in_txn_.size(), "collector"), entries));
   for (size_t i = 0; i < batches.size(); ++i) {
     if (outcomes[i] != store::CommitOutcome::kStored || batches[i]->batch.seq() == 0) continue;
-    std::vector<audit::AuditEntry> more = AuditEntriesFor(*batches[i]);
+    BatchEvaluation evaluation;
+    std::string version;
+    if (policy_) {
+      policy_->Evaluate(*batches[i], evaluation);
+      if (auto p = policy_->current()) version = p->version;
+    }
+    std::vector<audit::AuditEntry> more = AuditEntriesFor(*batches[i], evaluation.access, version);
     entries.insert(entries.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    CUSTOS_RETURN_IF_ERROR(StoreAlerts(evaluation.alerts, evaluation.alert_nodes, entries));
   }
   if (entries.empty()) return Status::Ok();
   return log_.AppendInTransaction(entries);
@@ -89,8 +174,11 @@ void AuditFeed::OnRollback() {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.insert(pending_.begin(), std::make_move_iterator(in_txn_.begin()),
                     std::make_move_iterator(in_txn_.end()));
+    pending_alerts_.insert(pending_alerts_.begin(), std::make_move_iterator(alerts_in_txn_.begin()),
+                           std::make_move_iterator(alerts_in_txn_.end()));
   }
   in_txn_.clear();
+  alerts_in_txn_.clear();
   Status s = log_.Reload();
   if (!s.ok()) log::Error("audit", "reloading the audit log after a rollback failed", {{"error", s.ToString()}});
 }

@@ -11,16 +11,22 @@
 #include <vector>
 
 #include "collector/audit/audit_log.h"
+#include "collector/policy_engine.h"
+#include "collector/store/sqlite_db.h"
 #include "collector/store/store.h"
 
 namespace custos::collector {
 
 class AuditFeed {
  public:
-  explicit AuditFeed(audit::AuditLog& log) : log_(log) {}
+  // `policy` may be null (no policy configured: accesses get no verdict).
+  // Alerts are stored in `db`'s alerts table in the same transaction.
+  AuditFeed(audit::AuditLog& log, store::Db& db, PolicyEngine* policy) : log_(log), db_(db), policy_(policy) {}
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
+  // Queues an alert raised outside a batch (a refused policy reload).
+  void PostAlert(policy::Alert alert);
   // The store's commit hook: appends the entries for `batches` and all posted ones.
   Status AppendForCommit(const std::vector<const store::IngestedBatch*>& batches,
                          const std::vector<store::CommitOutcome>& outcomes);
@@ -30,13 +36,28 @@ class AuditFeed {
   bool HasPending();
 
  private:
+  Status StoreAlerts(const std::vector<policy::Alert>& alerts, const std::vector<std::string>& nodes,
+                     std::vector<audit::AuditEntry>& entries);
+
   audit::AuditLog& log_;
+  store::Db& db_;
+  PolicyEngine* policy_;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
-  std::vector<audit::AuditEntry> in_txn_;   // writer thread only
+  std::vector<policy::Alert> pending_alerts_;  // guarded by mu_
+  // Writer thread only.
+  std::vector<audit::AuditEntry> in_txn_;
+  std::vector<policy::Alert> alerts_in_txn_;
+  std::unique_ptr<store::Statement> insert_alert_;
 };
 
-// The audit entries a stored batch produces (access events and gaps).
-std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& batch);
+// The audit entries a stored batch produces (access events with their
+// verdicts, when `verdicts` has one per access event, and gaps).
+std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& batch,
+                                               const std::vector<AccessVerdict>& verdicts = {},
+                                               const std::string& policy_version = "");
+
+// The audit entry of an alert.
+audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::string& node);
 
 }  // namespace custos::collector

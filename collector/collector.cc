@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "collector/audit/note_key.h"
+#include "common/clock.h"
 #include "common/curve_keys.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -33,6 +34,8 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   c.audit.origin = audit.String("origin", std::string("custos.audit/") + host);
   c.audit.heartbeat_nanos = audit.Duration("heartbeat", c.audit.heartbeat_nanos);
   c.audit_previous_key_file = audit.String("previous_key", "");
+
+  c.policy_paths = file.Section("policy").StringList("paths");
 
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
@@ -81,7 +84,12 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     audit_options.previous_key = std::move(*previous);
   }
   CUSTOS_ASSIGN_OR_RETURN(c->audit_, audit::AuditLog::Open(c->store_->writer_db(), std::move(*key), audit_options));
-  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_);
+  if (!config.policy_paths.empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(c->policy_, PolicyEngine::Open(config.policy_paths, c->metrics_));
+  } else {
+    log::Warn("collector", "no [policy] paths configured: data-plane accesses get no verdict");
+  }
+  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, c->store_->writer_db(), c->policy_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();
@@ -105,6 +113,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     Status s = log->Tick();
     if (!s.ok()) log::Error("audit", "signing a checkpoint failed", {{"error", s.ToString()}});
     raw->RunEraseRequests();
+    raw->ReloadPolicyIfAsked();
   });
   c->ingest_->SetOnRefusal([feed](const std::string& node, const std::string& reason, const std::string& detail) {
     feed->Post({.kind = "refusal", .actor = node.empty() ? "unknown" : "node:" + node, .action = "send_batch",
@@ -154,12 +163,46 @@ void Collector::RunEraseRequests() {
   }
 }
 
+void Collector::ReloadPolicyIfAsked() {
+  if (!policy_) return;
+  auto outcome = policy_->MaybeReload(Clock::Real().MonotonicNanos());
+  if (!outcome) return;
+  // A change of policy is audited; a refused one is alerted too.
+  audit_feed_->Post({.kind = "policy", .actor = "operator", .action = "reload", .object = "policy",
+                     .outcome = outcome->refused ? "refused" : "ok",
+                     .details = {{"reason", outcome->reason},
+                                 {"active_version", outcome->version},
+                                 {"errors", std::to_string(outcome->error_count)},
+                                 {"warnings", std::to_string(outcome->warning_count)},
+                                 {"diagnostics", outcome->errors.substr(0, 4096)}}});
+  if (outcome->refused) {
+    policy::Alert alert;
+    alert.rule = "policy.reload-refused";
+    alert.severity = "error";
+    alert.message = "the new policy set was refused (" + std::to_string(outcome->error_count) +
+                    " errors); the previous set " + outcome->version + " stays active: " +
+                    outcome->errors.substr(0, outcome->errors.find('\n'));
+    alert.kind = "policy";
+    alert.time_unix_nano = Clock::Real().NowUnixNanos();
+    alert.policy_version = outcome->version;
+    audit_feed_->PostAlert(std::move(alert));
+  }
+}
+
 Status Collector::Start() {
   // The writer thread is not running yet: this connection is ours.
   CUSTOS_RETURN_IF_ERROR(audit_->Append({{.kind = "lifecycle", .actor = "collector", .action = "start",
                                           .object = config_.audit.origin, .outcome = "ok",
                                           .details = {{"version", CUSTOS_VERSION},
                                                       {"enrolled_dir", config_.enrolled_dir}}}}));
+  if (policy_) {
+    const ReloadOutcome& p = policy_->last_start();
+    CUSTOS_RETURN_IF_ERROR(audit_->Append({{.kind = "policy", .actor = "collector", .action = "load",
+                                            .object = "policy", .outcome = "ok",
+                                            .details = {{"reason", "start"},
+                                                        {"active_version", p.version},
+                                                        {"warnings", std::to_string(p.warning_count)}}}}));
+  }
   CUSTOS_RETURN_IF_ERROR(audit_->Tick(/*force=*/true));
   CUSTOS_RETURN_IF_ERROR(ingest_->Start());
   if (api_) CUSTOS_RETURN_IF_ERROR(api_->Start());
@@ -188,6 +231,7 @@ void Collector::Stop() {
 void Collector::Reload() {
   Status s = allow_list_->Refresh(true);
   if (!s.ok()) log::Error("collector", "reload of enrolled agents failed", {{"error", s.ToString()}});
+  if (policy_) policy_->RequestReload();  // the writer thread reloads it
 }
 
 std::string Collector::StatusLine() const {

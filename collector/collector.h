@@ -14,6 +14,7 @@
 #include "collector/api/http_api.h"
 #include "collector/audit/audit_log.h"
 #include "collector/audit_feed.h"
+#include "collector/policy_engine.h"
 #include "collector/ingest/allow_list.h"
 #include "collector/ingest/ingest_server.h"
 #include "collector/store/sqlite_store.h"
@@ -34,6 +35,8 @@ struct CollectorConfig {
   std::string audit_key_file;  // default <state>/audit.key, created on first start
   std::string audit_previous_key_file;  // set for one start to rotate from that key
   audit::AuditLogOptions audit;
+  // [policy]: policy files or directories of *.policy; none: no verdicts.
+  std::vector<std::string> policy_paths;
 };
 
 Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
@@ -47,7 +50,7 @@ class Collector {
 
   Status Start();
   void Stop();
-  // Re-reads the enrolment directory (SIGHUP).
+  // Re-reads the enrolment directory and the policy (SIGHUP).
   void Reload();
   std::string StatusLine() const;
   MetricsRegistry& metrics() { return metrics_; }
@@ -58,11 +61,13 @@ class Collector {
  private:
   explicit Collector(CollectorConfig config) : config_(std::move(config)) {}
   void RunEraseRequests();  // writer thread
+  void ReloadPolicyIfAsked();  // writer thread
 
   CollectorConfig config_;
   MetricsRegistry metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<PolicyEngine> policy_;  // null when no policy is configured
   std::unique_ptr<AuditFeed> audit_feed_;
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {

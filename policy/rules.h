@@ -36,6 +36,7 @@ struct Alert {
   int64_t time_unix_nano = 0;
   uint64_t count = 1;        // records that made a threshold rule fire
   std::string policy_version;
+  std::string subject;       // whom the alert is about ("user:alice"), for erasure; may be empty
 };
 
 class RuleEngine {

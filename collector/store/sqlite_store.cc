@@ -59,13 +59,17 @@ CREATE TABLE IF NOT EXISTS gaps(
   lost_batches INTEGER, first_lost_seq INTEGER, last_lost_seq INTEGER, source TEXT, detail TEXT,
   received INTEGER);
 CREATE INDEX IF NOT EXISTS gaps_ts ON gaps(ts);
+CREATE TABLE IF NOT EXISTS alerts(
+  ts INTEGER NOT NULL, resource INTEGER NOT NULL, rule TEXT, severity TEXT, message TEXT, labels TEXT,
+  record_kind TEXT, count INTEGER, policy_version TEXT, alert_node TEXT);
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);
 )sql";
 
 // Record kind (as queried) -> table.
 const std::map<std::string, std::string>& KindTables() {
   static const std::map<std::string, std::string> kTables = {
       {"logs", "logs"}, {"metrics", "metrics"}, {"spans", "spans"}, {"gpu_samples", "gpu_samples"},
-      {"gpu_events", "gpu_events"}, {"access", "access_events"}, {"gaps", "gaps"}};
+      {"gpu_events", "gpu_events"}, {"access", "access_events"}, {"gaps", "gaps"}, {"alerts", "alerts"}};
   return kTables;
 }
 
@@ -105,7 +109,7 @@ int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
 
 const std::vector<std::string>& RecordKinds() {
   static const std::vector<std::string> kKinds = {"metrics", "logs", "spans", "gpu_samples",
-                                                  "gpu_events", "access", "gaps"};
+                                                  "gpu_events", "access", "gaps", "alerts"};
   return kKinds;
 }
 
@@ -457,7 +461,8 @@ Result<nlohmann::json> SqliteStore::Query(const RecordQuery& q) {
   // What --name matches for each kind.
   static const std::map<std::string, std::string> kNameColumn = {
       {"metrics", "name"},         {"spans", "name"},         {"logs", "source"},
-      {"access_events", "dataset_id"}, {"gpu_samples", "gpu_uuid"}, {"gpu_events", "gpu_uuid"}};
+      {"access_events", "dataset_id"}, {"gpu_samples", "gpu_uuid"}, {"gpu_events", "gpu_uuid"},
+      {"alerts", "rule"}};
   auto name_it = kNameColumn.find(table);
   std::string name_col = name_it == kNameColumn.end() ? "" : name_it->second;
   std::string sql = "SELECT t.*, r.node_id AS node, r.hostname AS hostname, r.systemd_unit AS unit FROM " + table +
