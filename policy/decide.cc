@@ -185,7 +185,7 @@ std::vector<std::string> Explain(const Policy& p, const AccessRequest& r, const 
     return out;
   }
   if (v.grant >= 0) {
-    out.push_back("allowed by grant '" + p.grants[static_cast<size_t>(v.grant)].id + "'");
+    out.push_back("least privilege: grant '" + p.grants[static_cast<size_t>(v.grant)].id + "' covers it");
   }
   if (v.transfer >= 0) {
     const Residency& res = p.residencies[static_cast<size_t>(v.residency)];

@@ -16,5 +16,7 @@ int RunStatus(const Args& args);
 int RunQuery(const Args& args);
 // audit export | verify
 int RunAudit(const Args& args);
+// policy check | test | explain | diff | unused
+int RunPolicy(const Args& args);
 
 }  // namespace custos::ctl

@@ -16,6 +16,12 @@ constexpr const char* kUsage =
     "observing:\n"
     "  status    [--json]                     collector counters and every agent's state\n"
     "  query     [--kind K] [--node N] ...    latest records (custosctl query --help)\n"
+    "policy:\n"
+    "  policy check [--strict] PATH...        check policy files: errors and warnings with file:line:col\n"
+    "  policy test [--now T] PATH...          run the policy's test blocks\n"
+    "  policy explain EVENT.json --policy P   the verdict of one access, and why\n"
+    "  policy diff OLD NEW [--since 7d]       stored accesses whose verdict a policy change would change\n"
+    "  policy unused --policy P [--window 90d] grants never used, grants broader than used, idle principals\n"
     "audit:\n"
     "  audit export --out DIR [--db PATH] [--since T] [--until T] [--kind K]\n"
     "                                         a self-contained, offline-verifiable export\n"
@@ -53,6 +59,7 @@ int main(int argc, char** argv) {
   if (cmd == "status") return custos::ctl::RunStatus(args);
   if (cmd == "query") return custos::ctl::RunQuery(args);
   if (cmd == "audit") return custos::ctl::RunAudit(args);
+  if (cmd == "policy") return custos::ctl::RunPolicy(args);
   std::fprintf(stderr, "custosctl: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }
