@@ -36,12 +36,19 @@ if ! command -v node >/dev/null; then
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
-JS_DIR="$(dirname "$0")/../agent/sources/otlp/js"
-if [[ -f $JS_DIR/node_modules/.package-lock.json && $JS_DIR/node_modules/.package-lock.json -nt $JS_DIR/package-lock.json ]]; then
-  :  # installed from this lock file already
-elif command -v npm >/dev/null; then
-  (cd "$JS_DIR" && npm ci --no-audit --no-fund --silent) ||
-    echo "bootstrap: npm ci failed (no registry?); otlp_js_sdk_test will fail until it succeeds" >&2
-else
-  echo "bootstrap: npm missing; otlp_js_sdk_test will fail until agent/sources/otlp/js has node_modules" >&2
-fi
+# npm_ci DIR WHAT: installs DIR's pinned npm packages unless its node_modules
+# already came from this lock file; a failure only warns that WHAT will fail.
+npm_ci() {
+  local dir="$(dirname "$0")/../$1"
+  if [[ -f $dir/node_modules/.package-lock.json && $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]]; then
+    return 0  # installed from this lock file already
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "bootstrap: npm missing; $2 will fail until $1 has node_modules" >&2
+  elif ! (cd "$dir" && npm ci --no-audit --no-fund --silent); then
+    echo "bootstrap: npm ci failed in $1 (no registry?); $2 will fail until it succeeds" >&2
+  fi
+}
+npm_ci agent/sources/otlp/js otlp_js_sdk_test
+# The policy benchmark's Cedar side needs @cedar-policy/cedar-wasm.
+npm_ci bench/policy/js "the Cedar side of policy_decide_bench"
