@@ -36,6 +36,23 @@ chmod 700 "$HOME_DIR/keys"
 NODE_ID=$(cat /etc/machine-id 2>/dev/null || hostname)
 "$BIN/custosctl" enroll --node "$NODE_ID" --key "$HOME_DIR/keys/agent.pub" --dir "$HOME_DIR/agents"
 
+# The site policy: the demo dataset, who may read it, and the shipped rules.
+mkdir -p "$HOME_DIR/policy.d"
+cat >"$HOME_DIR/policy.d/demo.policy" <<'POLICY'
+# Written by scripts/run.sh; the language is described in policy/README.md.
+regions here = [local]
+dataset demo-images {
+  uris = ["s3://demo/images/**"]
+  classification = internal
+  home = local
+}
+principal demo-trainer { services = ["svc:demo-trainer"] }
+grant trainer-reads-images {
+  who = demo-trainer
+  actions = [read, list]
+  datasets = [demo-images]
+}
+POLICY
 cat >"$HOME_DIR/collector.toml" <<TOML
 # Written by scripts/run.sh; see deploy/collector.toml for every key.
 [state]
@@ -46,6 +63,8 @@ key = "$HOME_DIR/keys/collector.key"
 enrolled_dir = "$HOME_DIR/agents"
 [api]
 listen = "127.0.0.1:$API_PORT"
+[policy]
+paths = ["$ROOT/rules", "$HOME_DIR/policy.d"]
 TOML
 cat >"$HOME_DIR/agent.toml" <<TOML
 # Written by scripts/run.sh; see deploy/agent.toml for every key.
@@ -104,13 +123,16 @@ echo
 "$BIN/custosctl" query --kind metrics --name node_memory_bytes --since "$START" --limit 7
 echo
 # A data service reporting an access on the agent's socket (one JSON line, one reply).
-echo "reporting a dataset read on $HOME_DIR/run/access.sock:"
+echo "reporting a dataset read and a write that no grant allows on $HOME_DIR/run/access.sock:"
 python3 - "$HOME_DIR/run/access.sock" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
+f = s.makefile()
 s.sendall(b'{"action":"read","object":"s3://demo/images/cat-001.jpg","service_identity":"svc:demo-trainer","bytes":52133}\n')
-print("  reply:", s.makefile().readline().strip())
+print("  reply:", f.readline().strip())
+s.sendall(b'{"action":"write","object":"s3://demo/images/cat-001.jpg","service_identity":"svc:demo-trainer","bytes":911}\n')
+print("  reply:", f.readline().strip())
 PY
 for _ in $(seq 1 20); do
   "$BIN/custosctl" query --kind access --since "$START" --limit 1 2>/dev/null | grep -q demo-images && break
@@ -118,13 +140,20 @@ for _ in $(seq 1 20); do
 done
 "$BIN/custosctl" query --kind access --since "$START" --limit 3
 echo
+for _ in $(seq 1 20); do
+  "$BIN/custosctl" alerts --since "$START" --limit 1 2>/dev/null | grep -q policy.violation && break
+  sleep 0.25
+done
+"$BIN/custosctl" alerts --since "$START" --limit 3
+echo
 "$BIN/custosctl" query --kind logs --since "$START" --limit 3
 cat <<TXT
 
 custos is running: collector pid $(cat "$HOME_DIR/collector.pid"), agent pid $(cat "$HOME_DIR/agent.pid").
   logs:     $HOME_DIR/collector.log, $HOME_DIR/agent.log
   explore:  export CUSTOS_API=$CUSTOS_API PATH=\$PATH:$BIN
-            custosctl status; custosctl query --kind metrics --since 5m --limit 50
+            custosctl status; custosctl query --kind metrics --since 5m --limit 50; custosctl alerts
+            custosctl policy check rules/ $HOME_DIR/policy.d; custosctl policy test rules/examples
             curl -s $CUSTOS_API/metrics
   stop:     scripts/run.sh stop
 TXT

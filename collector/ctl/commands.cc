@@ -125,9 +125,9 @@ int RunStatus(const Args& args) {
 
 int RunQuery(const Args& args) {
   const char* usage =
-      "custosctl query [--kind metrics|logs|spans|gpu_samples|gpu_events|access|gaps] [--node ID|HOST]\n"
+      "custosctl query [--kind metrics|logs|spans|gpu_samples|gpu_events|access|gaps|alerts] [--node ID|HOST]\n"
       "                [--name NAME] [--since T] [--until T] [--limit N] [--json] [--api URL]\n"
-      "  NAME: the metric or span name, log source, access dataset id or GPU uuid\n"
+      "  NAME: the metric or span name, log source, access dataset id, GPU uuid or alert rule\n"
       "  T: 2026-11-26T14:00:00Z, Unix seconds, or an age such as 15m";
   Flags f(args, {"--kind", "--node", "--name", "--since", "--until", "--limit", "--api"}, {"--json"});
   if (!f.ok()) return Usage("query", f.error(), usage);
@@ -145,6 +145,15 @@ int RunQuery(const Args& args) {
     std::fputs(RenderRecords(*result).c_str(), stdout);
   }
   return 0;
+}
+
+int RunAlerts(const Args& args) {
+  Args query = {"--kind", "alerts"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    // --rule R is --name R for alerts.
+    query.push_back(args[i] == "--rule" ? "--name" : args[i]);
+  }
+  return RunQuery(query);
 }
 
 }  // namespace custos::ctl

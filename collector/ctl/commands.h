@@ -14,6 +14,8 @@ int RunEnroll(const Args& args);
 int RunUnenroll(const Args& args);
 int RunStatus(const Args& args);
 int RunQuery(const Args& args);
+// alerts [--rule R] [--since T] ...: the alerts raised (query --kind alerts)
+int RunAlerts(const Args& args);
 // audit export | verify
 int RunAudit(const Args& args);
 // policy check | test | explain | diff | unused

@@ -236,6 +236,12 @@ std::string RenderRecords(const nlohmann::json& result) {
                       str(r, "gpu_uuid"), str(r, "event_kind"),
                       str(r, "code"), str(r, "description")});
     }
+  } else if (kind == "alerts") {
+    rows.push_back({"TIME", "SEVERITY", "RULE", "NODE", "COUNT", "MESSAGE"});
+    for (const auto& r : records) {
+      rows.push_back({FormatTime(r.value("ts", int64_t{0})), str(r, "severity"), str(r, "rule"), ShortId(str(r, "alert_node")),
+                      str(r, "count"), str(r, "message")});
+    }
   } else {
     // Generic: every column, in the API's order.
     std::vector<std::string> header;

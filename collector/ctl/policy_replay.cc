@@ -73,7 +73,7 @@ std::string CoverageNote(const StoredAccessSet& set) {
   if (set.oldest_unix_nanos == 0) return "the store holds no access events at all";
   if (set.oldest_unix_nanos > set.since_unix_nanos) {
     return "note: the store's oldest access event is from " + TimeText(set.oldest_unix_nanos) +
-           " (store.retention), so the findings cover less than the requested window";
+           ", after the window's start: the findings cover only the time since (see store.retention)";
   }
   return {};
 }
@@ -120,8 +120,8 @@ DiffReport DiffPolicies(const policy::Policy& old_set, const policy::Policy& new
 }
 
 void PrintDiff(const DiffReport& r, const StoredAccessSet& set, size_t limit) {
-  std::printf("replayed %llu access events since %s: %llu change verdict (%llu allow -> deny, %llu deny -> allow, "
-              "%llu change reasons only)\n",
+  std::printf("replayed %llu access events since %s: %llu would change (%llu allow -> deny, %llu deny -> allow, "
+              "%llu in their reasons only)\n",
               static_cast<unsigned long long>(r.replayed), TimeText(set.since_unix_nanos).c_str(),
               static_cast<unsigned long long>(r.changed), static_cast<unsigned long long>(r.allow_to_deny),
               static_cast<unsigned long long>(r.deny_to_allow), static_cast<unsigned long long>(r.other));
