@@ -683,12 +683,21 @@ class Checker {
                                    " data may not be held (residency at " + Where(files_, r.pos) + ")");
       }
     }
-    // Rules with the same name in two files are caught by Declare(); two
-    // identical conditions on one kind are a copy-paste slip.
-    for (size_t b = 0; b < policy_->rules.size(); ++b) {
-      if (policy_->rules[b].when.op == Condition::Op::kTrue && policy_->rules[b].at_least == 1) {
-        diags_.Warning(policy_->rules[b].pos, "rule '" + policy_->rules[b].id + "' fires on every " +
-                                                  policy_->rules[b].kind + " record");
+    // A rule that tests exactly what an earlier rule on the same kind tests
+    // (same condition, same threshold) is shadowed: a copy-paste slip.
+    std::map<std::string, const Rule*> seen_rules;
+    for (const Rule& r : policy_->rules) {
+      if (r.when.op == Condition::Op::kTrue && r.at_least == 1) {
+        diags_.Warning(r.pos, "rule '" + r.id + "' fires on every " + r.kind + " record");
+      }
+      std::string key = r.kind + "|" + std::to_string(r.at_least) + "|" + std::to_string(r.within_seconds) + "|" +
+                        ConditionKey(r.when);
+      for (const FieldRef& f : r.by) key += "|" + f.text;
+      auto [it, fresh] = seen_rules.emplace(key, &r);
+      if (!fresh) {
+        diags_.Warning(r.pos, "rule '" + r.id + "' tests exactly what rule '" + it->second->id + "' (" +
+                                  Where(files_, it->second->pos) + ") tests; both fire on the same records",
+                       "merge them, or change one condition");
       }
     }
   }

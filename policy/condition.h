@@ -55,7 +55,7 @@ struct Condition {
   bool negated = false;       // kIn
   std::string glob;           // kMatches
   const Bitset* group = nullptr;  // kMember: the group's members (owned by the Policy)
-  int group_index = -1;
+  std::string member_of;          // kMember: the group or principal as written
   std::vector<Condition> children;  // kOr, kAnd, kNot
 
   bool Evaluate(const RecordView& view) const;

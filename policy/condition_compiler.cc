@@ -1,5 +1,7 @@
 #include "policy/condition_compiler.h"
 
+#include <algorithm>
+
 namespace custos::policy {
 namespace {
 
@@ -153,6 +155,7 @@ class ConditionCompiler {
       return Error(e.value.pos, "unknown group or principal '" + name + "'", DidYouMean("", name, names));
     }
     out.group = set.get();
+    out.member_of = name;
     policy_.member_sets.push_back(std::move(set));
     return true;
   }
@@ -321,6 +324,34 @@ bool CompileCondition(const ast::Expr& expr, const RecordKind& kind, Policy& pol
   if (ok) Flatten(out);
   never = ok && (c.never() || Never(out));
   return ok;
+}
+
+std::string ConditionKey(const Condition& c) {
+  auto scalar = [](const Scalar& v) {
+    return v.type == Scalar::Type::kString ? "\"" + v.s + "\"" : v.type == Scalar::Type::kDouble ? std::to_string(v.d) : std::to_string(v.i);
+  };
+  std::string out = "(" + std::to_string(static_cast<int>(c.op));
+  switch (c.op) {
+    case Condition::Op::kCompare: out += " " + c.field.text + " " + std::to_string(static_cast<int>(c.cmp)) + " " + scalar(c.value); break;
+    case Condition::Op::kIn: {
+      std::vector<std::string> items;
+      for (const auto& v : c.set) items.push_back(scalar(v));
+      std::sort(items.begin(), items.end());
+      out += " " + c.field.text + (c.negated ? " not in" : " in");
+      for (const auto& i : items) out += " " + i;
+      break;
+    }
+    case Condition::Op::kMatches: out += " " + c.field.text + " " + c.glob; break;
+    case Condition::Op::kMember: out += " " + c.member_of; break;
+    case Condition::Op::kField: out += " " + c.field.text; break;
+    default: {
+      std::vector<std::string> children;
+      for (const auto& child : c.children) children.push_back(ConditionKey(child));
+      if (c.op != Condition::Op::kNot) std::sort(children.begin(), children.end());
+      for (const auto& child : children) out += " " + child;
+    }
+  }
+  return out + ")";
 }
 
 bool ResolveFieldText(const std::string& text, Pos pos, const RecordKind& kind, Diagnostics& diags, FieldRef& out) {

@@ -18,6 +18,10 @@ namespace custos::policy {
 bool CompileCondition(const ast::Expr& expr, const RecordKind& kind, Policy& policy, Diagnostics& diags,
                       Condition& out, bool& never);
 
+// A canonical text of a compiled condition: equal for conditions that test
+// the same thing the same way (used to find duplicated rules).
+std::string ConditionKey(const Condition& c);
+
 // Resolves a dotted field path written in a string (templates, 'by').
 bool ResolveFieldText(const std::string& text, Pos pos, const RecordKind& kind, Diagnostics& diags, FieldRef& out);
 

@@ -140,6 +140,14 @@ rule never { on = log
   when = pid == 1 and pid == 2
   severity = info
   message = "x" }
+rule errors { on = log
+  when = severity in [error, critical] and comm == "trainer"
+  severity = info
+  message = "x" }
+rule errors-again { on = log
+  when = comm == "trainer" and severity in [critical, error]
+  severity = warning
+  message = "y" }
 )"}}, {kNow});
   ASSERT_TRUE(r.policy) << r.diagnostics.Format(r.files);
   std::vector<std::string> messages;
@@ -154,6 +162,7 @@ rule never { on = log
                           "16:11 grant 'old' expired on 2020-01-01; it covers nothing any more",
                           "17:22 grant 'ghost' names unknown principal or group 'b'",
                           "22:3 the condition of rule 'never' can never hold; the rule never fires",
+                          "29:6 rule 'errors-again' tests exactly what rule 'errors' (w.policy:25) tests; both fire on the same records",
                           "2:9 dataset 'd' is homed in us-east-1, where pii data may not be held (residency at w.policy:20)",
                           "9:7 grant 'narrow' is shadowed by grant 'broad' (w.policy:6), which covers everything it grants",
                       }));
