@@ -127,6 +127,7 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
     insert_alert_->Bind(8, a.policy_version);
     insert_alert_->Bind(9, node);
     CUSTOS_RETURN_IF_ERROR(insert_alert_->Exec());
+    if (outbox_) CUSTOS_RETURN_IF_ERROR(outbox_->Enqueue(db_, a, node));
     entries.push_back(AuditEntryForAlert(a, node));
   }
   return Status::Ok();

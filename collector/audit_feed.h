@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "collector/audit/audit_log.h"
+#include "collector/alerting/alert_outbox.h"
 #include "collector/policy_engine.h"
 #include "collector/store/sqlite_db.h"
 #include "collector/store/store.h"
@@ -20,8 +21,10 @@ namespace custos::collector {
 class AuditFeed {
  public:
   // `policy` may be null (no policy configured: accesses get no verdict).
-  // Alerts are stored in `db`'s alerts table in the same transaction.
-  AuditFeed(audit::AuditLog& log, store::Db& db, PolicyEngine* policy) : log_(log), db_(db), policy_(policy) {}
+  // Alerts are stored in `db`'s alerts table, and queued in `outbox` for
+  // delivery (when not null), in the same transaction.
+  AuditFeed(audit::AuditLog& log, store::Db& db, PolicyEngine* policy, AlertOutbox* outbox)
+      : log_(log), db_(db), policy_(policy), outbox_(outbox) {}
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
@@ -42,6 +45,7 @@ class AuditFeed {
   audit::AuditLog& log_;
   store::Db& db_;
   PolicyEngine* policy_;
+  AlertOutbox* outbox_;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
   std::vector<policy::Alert> pending_alerts_;  // guarded by mu_

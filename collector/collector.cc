@@ -37,6 +37,16 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
 
   c.policy_paths = file.Section("policy").StringList("paths");
 
+  ConfigSection alerting = file.Section("alerting");
+  c.alerting.repeat_interval_nanos = alerting.Duration("repeat_interval", c.alerting.repeat_interval_nanos);
+  c.alerting.resolve_after_nanos = alerting.Duration("resolve_after", c.alerting.resolve_after_nanos);
+  c.alerting.max_outbox = static_cast<size_t>(alerting.Int("max_outbox", 100'000, 1, 100'000'000));
+  c.alerting.external_url = alerting.String("external_url", c.alerting.external_url);
+  std::vector<std::pair<std::string, std::string>> targets;
+  for (ConfigSection& t : alerting.SectionList("targets")) {
+    targets.emplace_back(t.String("kind", "alertmanager"), t.String("url", ""));
+  }
+
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
   std::string listen = api.String("listen", "127.0.0.1:7080");
@@ -50,6 +60,18 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   if (colon == std::string::npos || listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
       colon + 1 == listen.size()) {
     return InvalidArgument(file.path() + ": api.listen must be HOST:PORT, got \"" + listen + "\"");
+  }
+  for (const auto& [kind, url] : targets) {
+    if (kind != "alertmanager" && kind != "webhook") {
+      return InvalidArgument(file.path() + ": alerting.targets.kind must be \"alertmanager\" or \"webhook\", got \"" +
+                             kind + "\"");
+    }
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      return InvalidArgument(file.path() + ": alerting.targets.url must be an http:// or https:// URL, got \"" + url +
+                             "\"");
+    }
+    c.alerting.targets.push_back(
+        {kind == "alertmanager" ? AlertTarget::Kind::kAlertmanager : AlertTarget::Kind::kWebhook, url});
   }
   c.api.host = listen.substr(0, colon);
   c.api.port = std::stoi(listen.substr(colon + 1));
@@ -89,7 +111,10 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   } else {
     log::Warn("collector", "no [policy] paths configured: data-plane accesses get no verdict");
   }
-  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, c->store_->writer_db(), c->policy_.get());
+  CUSTOS_RETURN_IF_ERROR(CreateOutboxTable(c->store_->writer_db()));
+  c->outbox_ = std::make_unique<AlertOutbox>(config.store.path, config.alerting, c->metrics_);
+  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, c->store_->writer_db(), c->policy_.get(),
+                                               c->outbox_->enabled() ? c->outbox_.get() : nullptr);
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();
@@ -204,6 +229,7 @@ Status Collector::Start() {
                                                         {"warnings", std::to_string(p.warning_count)}}}}));
   }
   CUSTOS_RETURN_IF_ERROR(audit_->Tick(/*force=*/true));
+  CUSTOS_RETURN_IF_ERROR(outbox_->Start());
   CUSTOS_RETURN_IF_ERROR(ingest_->Start());
   if (api_) CUSTOS_RETURN_IF_ERROR(api_->Start());
   started_ = true;
@@ -217,6 +243,7 @@ void Collector::Stop() {
   started_ = false;
   if (api_) api_->Stop();
   ingest_->Stop();
+  outbox_->Stop();  // what it has not delivered stays in the outbox for the next start
   // The writer thread has stopped: finish queued erasures, append what is
   // still posted, then the stop.
   RunEraseRequests();

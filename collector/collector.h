@@ -13,6 +13,7 @@
 
 #include "collector/api/http_api.h"
 #include "collector/audit/audit_log.h"
+#include "collector/alerting/alert_outbox.h"
 #include "collector/audit_feed.h"
 #include "collector/policy_engine.h"
 #include "collector/ingest/allow_list.h"
@@ -37,6 +38,8 @@ struct CollectorConfig {
   audit::AuditLogOptions audit;
   // [policy]: policy files or directories of *.policy; none: no verdicts.
   std::vector<std::string> policy_paths;
+  // [alerting]: where alerts are delivered (none: stored and audited only).
+  AlertingOptions alerting;
 };
 
 Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
@@ -68,6 +71,7 @@ class Collector {
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<PolicyEngine> policy_;  // null when no policy is configured
+  std::unique_ptr<AlertOutbox> outbox_;
   std::unique_ptr<AuditFeed> audit_feed_;
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {

@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   systemd python3
   systemd-journal-remote
+  prometheus-alertmanager   # the alert delivery test drives a real Alertmanager
 )
 
 missing=()
@@ -27,6 +28,12 @@ else
   echo "bootstrap: installing ${missing[*]}"
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Only the alertmanager binary is wanted (by a test); the package's own
+  # service would listen on every interface (:9093, :9094), so keep it off.
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]] && command -v systemctl >/dev/null; then
+    $SUDO systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+    echo "bootstrap: installed prometheus-alertmanager for the tests; its service is disabled"
+  fi
 fi
 
 # The otlp source's test against the real OpenTelemetry JS SDK needs Node.js

@@ -35,28 +35,6 @@ int Shell(const std::string& cmd, std::string* out) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-// Sends `line` on the access socket and returns the reply line.
-std::string SendAccessLine(const std::string& socket_path, const std::string& line) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  std::string data = line + "\n";
-  if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    close(fd);
-    return "write failed";
-  }
-  std::string reply;
-  char c;
-  while (read(fd, &c, 1) == 1 && c != '\n') reply += c;
-  close(fd);
-  return reply;
-}
-
 TEST(AllSourcesE2E, EveryRecordKindReachesTheStore) {
   const std::string journal_remote = agent::journald::FindJournalRemote();
   ASSERT_FALSE(journal_remote.empty()) << "systemd-journal-remote is needed (scripts/bootstrap.sh installs it)";

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +165,27 @@ std::string Cluster::ReadLog(const std::string& which) const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string SendAccessLine(const std::string& socket_path, const std::string& line) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "connect failed";
+  }
+  std::string data = line + "\n";
+  if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+    close(fd);
+    return "write failed";
+  }
+  std::string reply;
+  char c;
+  while (read(fd, &c, 1) == 1 && c != '\n') reply += c;
+  close(fd);
+  return reply;
 }
 
 }  // namespace custos::e2e

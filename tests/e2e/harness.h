@@ -75,4 +75,8 @@ class Cluster {
 // A TCP port that was free a moment ago.
 int FreePort();
 
+// Sends `line` on the agent's access socket and returns the reply line
+// ("connect failed" / "write failed" when it could not).
+std::string SendAccessLine(const std::string& socket_path, const std::string& line);
+
 }  // namespace custos::e2e

@@ -1,0 +1,308 @@
+#include "collector/alerting/alert_outbox.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace custos::collector {
+namespace {
+
+constexpr size_t kAlertsPerRequest = 100;
+constexpr int64_t kPollNanos = 500'000'000;
+
+std::string Rfc3339(int64_t unix_nanos) {
+  time_t t = static_cast<time_t>(unix_nanos / 1'000'000'000);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>((unix_nanos / 1'000'000) % 1000));
+  return out;
+}
+
+std::string HexSha256(const std::string& text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// "http://host:port/path?q" -> {"http://host:port", "/path?q"}.
+std::pair<std::string, std::string> SplitUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (slash == std::string::npos) return {url, "/"};
+  return {url.substr(0, slash), url.substr(slash)};
+}
+
+std::string_view KindName(AlertTarget::Kind k) {
+  return k == AlertTarget::Kind::kAlertmanager ? "alertmanager" : "webhook";
+}
+
+}  // namespace
+
+Status CreateOutboxTable(store::Db& db) {
+  return db.Exec(
+      "CREATE TABLE IF NOT EXISTS alert_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, target_kind TEXT NOT NULL, "
+      "target_url TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+      "next_attempt INTEGER NOT NULL, created INTEGER NOT NULL, last_error TEXT);"
+      "CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox(next_attempt);");
+}
+
+AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, const AlertingOptions& options) {
+  std::map<std::string, std::string> labels;
+  for (const auto& [k, v] : a.labels) labels[k] = v;
+  labels["alertname"] = a.rule;
+  labels["severity"] = a.severity;
+  if (!node.empty()) labels["node"] = node;
+  labels["source"] = "custos";
+  std::string canonical;
+  for (const auto& [k, v] : labels) canonical += k + "=" + v + "\n";
+  AlertPayload out;
+  out.fingerprint = HexSha256(canonical).substr(0, 16);
+  nlohmann::json j;
+  j["labels"] = labels;
+  j["annotations"] = {{"summary", a.message},
+                      {"record_kind", a.kind},
+                      {"count", std::to_string(a.count)},
+                      {"policy_version", a.policy_version}};
+  const int64_t now = Clock::Real().NowUnixNanos();
+  j["startsAt"] = Rfc3339(a.time_unix_nano > 0 ? a.time_unix_nano : now);
+  j["endsAt"] = Rfc3339(std::max(now, a.time_unix_nano) + options.resolve_after_nanos);
+  j["generatorURL"] = options.external_url + "/api/v1/query?kind=alerts&name=" + a.rule;
+  out.json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return out;
+}
+
+AlertOutbox::AlertOutbox(std::string db_path, AlertingOptions options, MetricsRegistry& m)
+    : db_path_(std::move(db_path)),
+      options_(std::move(options)),
+      delivered_(m.GetCounter("custos_collector_alerts_delivered_total", "Alerts delivered to a target (2xx)")),
+      failed_attempts_(m.GetCounter("custos_collector_alert_delivery_failures_total",
+                                    "Delivery attempts that failed (retried with back-off)")),
+      outbox_full_(m.GetCounter("custos_collector_alerts_outbox_full_total",
+                                "Alerts stored and audited but not queued for delivery: the outbox was full")),
+      repeats_(m.GetCounter("custos_collector_alerts_repeats_total",
+                            "Alerts not queued again: the same alert was queued within repeat_interval")),
+      pending_(m.GetGauge("custos_collector_alerts_outbox_pending", "Alert deliveries waiting in the outbox")) {}
+
+AlertOutbox::~AlertOutbox() { Stop(); }
+
+Status AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node) {
+  if (options_.targets.empty()) return Status::Ok();
+  AlertPayload p = BuildAlertPayload(alert, node, options_);
+  const int64_t now = Clock::Real().NowUnixNanos();
+  if (auto it = last_queued_.find(p.fingerprint);
+      it != last_queued_.end() && now - it->second < options_.repeat_interval_nanos) {
+    repeats_.Increment();
+    return Status::Ok();
+  }
+  if (last_queued_.size() > 100'000) {
+    std::erase_if(last_queued_, [&](const auto& kv) { return now - kv.second >= options_.repeat_interval_nanos; });
+  }
+  if (!insert_) {
+    CUSTOS_ASSIGN_OR_RETURN(insert_, db.Prepare("INSERT INTO alert_outbox(target_kind, target_url, fingerprint, alert, "
+                                                "next_attempt, created) VALUES(?,?,?,?,?,?)"));
+    CUSTOS_ASSIGN_OR_RETURN(count_, db.Prepare("SELECT count(*) FROM alert_outbox"));
+  }
+  if (queued_rows_ < 0 || queued_rows_ + static_cast<int64_t>(options_.targets.size()) > static_cast<int64_t>(options_.max_outbox)) {
+    CUSTOS_ASSIGN_OR_RETURN(bool row, count_->Step());
+    queued_rows_ = row ? count_->Int(0) : 0;
+    count_->Reset();
+  }
+  if (queued_rows_ + static_cast<int64_t>(options_.targets.size()) > static_cast<int64_t>(options_.max_outbox)) {
+    outbox_full_.Increment();
+    log::Error("alerting", "the alert outbox is full; the alert is stored and audited but not delivered",
+               {{"rule", alert.rule}, {"max_outbox", std::to_string(options_.max_outbox)}});
+    return Status::Ok();
+  }
+  last_queued_[p.fingerprint] = now;
+  for (const AlertTarget& t : options_.targets) {
+    std::string kind(KindName(t.kind));
+    insert_->Bind(1, kind);
+    insert_->Bind(2, t.url);
+    insert_->Bind(3, p.fingerprint);
+    insert_->Bind(4, p.json);
+    insert_->Bind(5, now);
+    insert_->Bind(6, now);
+    CUSTOS_RETURN_IF_ERROR(insert_->Exec());
+    ++queued_rows_;
+  }
+  return Status::Ok();
+}
+
+void AlertOutbox::Notify() {
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_ = true;
+  cv_.notify_one();
+}
+
+Status AlertOutbox::Start() {
+  if (options_.targets.empty()) return Status::Ok();
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void AlertOutbox::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertOutbox::Run() {
+  auto db = store::Db::Open(db_path_, /*create=*/false);
+  if (!db.ok()) {
+    log::Error("alerting", "cannot open the store for alert delivery; alerts stay in the outbox",
+               {{"error", db.status().ToString()}});
+    return;
+  }
+  while (true) {
+    int64_t next_due = DeliverDue(**db);
+    std::unique_lock<std::mutex> lock(mu_);
+    int64_t wait = kPollNanos;
+    if (next_due > 0) wait = std::clamp<int64_t>(next_due - Clock::Real().NowUnixNanos(), 1'000'000, kPollNanos);
+    cv_.wait_for(lock, std::chrono::nanoseconds(wait), [this] { return stop_ || wake_; });
+    if (stop_) return;
+    wake_ = false;
+  }
+}
+
+bool AlertOutbox::Post(const AlertTarget& target, const std::string& alerts_json, std::string& error) {
+  std::string base, path;
+  if (target.kind == AlertTarget::Kind::kAlertmanager) {
+    base = target.url;
+    while (base.ends_with("/")) base.pop_back();
+    path = "/api/v2/alerts";
+  } else {
+    std::tie(base, path) = SplitUrl(target.url);
+  }
+  httplib::Client cli(base);
+  const auto timeout = std::chrono::nanoseconds(options_.request_timeout_nanos);
+  cli.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  cli.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  cli.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(timeout));
+  auto res = cli.Post(path, alerts_json, "application/json");
+  if (!res) {
+    error = "no answer: " + httplib::to_string(res.error());
+    return false;
+  }
+  if (res->status < 200 || res->status > 299) {
+    error = "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200);
+    return false;
+  }
+  return true;
+}
+
+int64_t AlertOutbox::DeliverDue(store::Db& db) {
+  const int64_t now = Clock::Real().NowUnixNanos();
+  struct Row {
+    int64_t id, attempts;
+    std::string alert;
+  };
+  std::map<std::pair<std::string, std::string>, std::vector<Row>> due;  // (kind, url) -> rows
+  {
+    auto select = db.Prepare("SELECT id, target_kind, target_url, alert, attempts FROM alert_outbox "
+                             "WHERE next_attempt <= ?1 ORDER BY id LIMIT 1000");
+    if (!select.ok()) return 0;
+    (*select)->Bind(1, now);
+    while (true) {
+      auto row = (*select)->Step();
+      if (!row.ok() || !*row) break;
+      due[{(*select)->Text(1), (*select)->Text(2)}].push_back({(*select)->Int(0), (*select)->Int(4), (*select)->Text(3)});
+    }
+  }
+  for (auto& [key, rows] : due) {
+    const auto& [kind, url] = key;
+    AlertTarget target{kind == "alertmanager" ? AlertTarget::Kind::kAlertmanager : AlertTarget::Kind::kWebhook, url};
+    for (size_t start = 0; start < rows.size(); start += kAlertsPerRequest) {
+      size_t end = std::min(rows.size(), start + kAlertsPerRequest);
+      nlohmann::json alerts = nlohmann::json::array();
+      for (size_t i = start; i < end; ++i) {
+        nlohmann::json a = nlohmann::json::parse(rows[i].alert, nullptr, false);
+        if (target.kind == AlertTarget::Kind::kWebhook && a.is_object()) {
+          a["status"] = "firing";
+          std::string canonical;
+          for (auto& [k, v] : a["labels"].items()) canonical += k + "=" + v.get<std::string>() + "\n";
+          a["fingerprint"] = HexSha256(canonical).substr(0, 16);
+        }
+        alerts.push_back(std::move(a));
+      }
+      std::string body;
+      if (target.kind == AlertTarget::Kind::kAlertmanager) {
+        body = alerts.dump();
+      } else {
+        // Alertmanager's webhook format (version 4), one group per request.
+        nlohmann::json common_labels = alerts.size() == 1 ? alerts[0]["labels"] : nlohmann::json::object();
+        body = nlohmann::json{{"version", "4"},
+                              {"groupKey", "custos"},
+                              {"truncatedAlerts", 0},
+                              {"status", "firing"},
+                              {"receiver", "custos"},
+                              {"groupLabels", nlohmann::json::object()},
+                              {"commonLabels", common_labels},
+                              {"commonAnnotations", nlohmann::json::object()},
+                              {"externalURL", options_.external_url},
+                              {"alerts", alerts}}
+                   .dump();
+      }
+      std::string error;
+      bool ok = Post(target, body, error);
+      auto update = db.Prepare(ok ? "DELETE FROM alert_outbox WHERE id = ?1"
+                                  : "UPDATE alert_outbox SET attempts = attempts + 1, next_attempt = ?2, "
+                                    "last_error = ?3 WHERE id = ?1");
+      if (!update.ok()) return now + kPollNanos;
+      (void)db.Exec("BEGIN IMMEDIATE");
+      for (size_t i = start; i < end; ++i) {
+        (*update)->Bind(1, rows[i].id);
+        if (!ok) {
+          int64_t backoff = std::min<int64_t>(options_.max_backoff_nanos,
+                                              1'000'000'000LL << std::min<int64_t>(rows[i].attempts, 20));
+          (*update)->Bind(2, now + backoff);
+          (*update)->Bind(3, error);
+        }
+        (void)(*update)->Exec();
+      }
+      Status committed = db.Exec("COMMIT");
+      if (!committed.ok()) {
+        (void)db.Exec("ROLLBACK");
+        log::Warn("alerting", "recording an alert delivery failed; it will be retried",
+                  {{"error", committed.ToString()}});
+      }
+      if (ok) {
+        delivered_.Increment(end - start);
+      } else {
+        failed_attempts_.Increment();
+        log::Warn("alerting", "alert delivery failed; retrying with back-off",
+                  {{"target", url}, {"alerts", std::to_string(end - start)}, {"error", error},
+                   {"attempts", std::to_string(rows[start].attempts + 1)}});
+      }
+    }
+  }
+  auto pending = db.Prepare("SELECT count(*), min(next_attempt) FROM alert_outbox");
+  if (!pending.ok()) return 0;
+  auto row = (*pending)->Step();
+  if (!row.ok() || !*row) return 0;
+  pending_.Set((*pending)->Int(0));
+  return (*pending)->IsNull(1) ? 0 : (*pending)->Int(1);
+}
+
+}  // namespace custos::collector
