@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
+#include "common/time_format.h"
 #include "policy/compiler.h"
 #include "policy/decide.h"
 
@@ -55,15 +56,6 @@ struct Scenario {
 std::string Name(const char* prefix, int i) {
   char buf[32];
   snprintf(buf, sizeof buf, "%s%04d", prefix, i);
-  return buf;
-}
-
-std::string Timestamp(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 
@@ -148,7 +140,7 @@ Scenario Generate(size_t event_count) {
     if (pick(5) == 0) {
       int64_t until = kNow + (pick(2) == 0 ? -1 : 1) * (3600 + pick(30) * 86400);
       grant["until_unix"] = until;
-      p << "  until = " << Timestamp(until) << "\n";
+      p << "  until = " << FormatUtc(until * 1'000'000'000) << "\n";
     }
     p << "}\n";
     j["grants"].push_back(grant);

@@ -12,23 +12,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/time_format.h"
 
 namespace custos::collector {
 namespace {
 
 constexpr size_t kAlertsPerRequest = 100;
 constexpr int64_t kPollNanos = 500'000'000;
-
-std::string Rfc3339(int64_t unix_nanos) {
-  time_t t = static_cast<time_t>(unix_nanos / 1'000'000'000);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>((unix_nanos / 1'000'000) % 1000));
-  return out;
-}
 
 std::string HexSha256(const std::string& text) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -82,8 +72,8 @@ AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, 
                       {"count", std::to_string(a.count)},
                       {"policy_version", a.policy_version}};
   const int64_t now = Clock::Real().NowUnixNanos();
-  j["startsAt"] = Rfc3339(a.time_unix_nano > 0 ? a.time_unix_nano : now);
-  j["endsAt"] = Rfc3339(std::max(now, a.time_unix_nano) + options.resolve_after_nanos);
+  j["startsAt"] = FormatUtc(a.time_unix_nano > 0 ? a.time_unix_nano : now, 3);
+  j["endsAt"] = FormatUtc(std::max(now, a.time_unix_nano) + options.resolve_after_nanos, 3);
   j["generatorURL"] = options.external_url + "/api/v1/query?kind=alerts&name=" + a.rule;
   out.json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return out;

@@ -1,5 +1,7 @@
 #include "collector/ctl/format.h"
 
+#include "common/time_format.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -26,16 +28,7 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-std::string FormatTime(int64_t unix_nanos) {
-  time_t secs = static_cast<time_t>(unix_nanos / 1'000'000'000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>((unix_nanos / 1'000'000) % 1000));
-  return buf;
-}
+std::string FormatTime(int64_t unix_nanos) { return FormatUtc(unix_nanos, 3); }
 
 std::string FormatAge(int64_t nanos) {
   if (nanos < 0) nanos = 0;

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "collector/store/sqlite_db.h"
+#include "common/time_format.h"
 #include "policy/decide.h"
 
 namespace custos::ctl {
@@ -55,14 +56,7 @@ std::string PrincipalOf(const policy::AccessEventData& e) {
   return "uid " + std::to_string(e.uid);
 }
 
-std::string TimeText(int64_t unix_nanos) {
-  time_t t = static_cast<time_t>(unix_nanos / 1'000'000'000);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string TimeText(int64_t unix_nanos) { return FormatUtc(unix_nanos); }
 
 std::string Where(const policy::Policy& p, policy::Pos pos) {
   return (pos.file < p.files.size() ? p.files[pos.file].path : "?") + ":" + std::to_string(pos.line);
