@@ -7,6 +7,7 @@
 #include "common/curve_keys.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/time_format.h"
 
 namespace custos::collector {
 
@@ -113,8 +114,9 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   }
   CUSTOS_RETURN_IF_ERROR(CreateOutboxTable(c->store_->writer_db()));
   c->outbox_ = std::make_unique<AlertOutbox>(config.store.path, config.alerting, c->metrics_);
-  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, c->store_->writer_db(), c->policy_.get(),
-                                               c->outbox_->enabled() ? c->outbox_.get() : nullptr);
+  CUSTOS_ASSIGN_OR_RETURN(c->silences_, Silences::Open(config.store.path));
+  c->outbox_->SetSilences(c->silences_.get());
+  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, c->store_->writer_db(), c->policy_.get(), c->outbox_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();
@@ -150,6 +152,15 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   });
   if (config.api_enabled) {
     c->api_ = std::make_unique<api::HttpApi>(config.api, *c->store_, c->metrics_);
+    c->api_->SetSilences(c->silences_.get(), [feed](const std::string& action, const Silence& s,
+                                                    const std::string& actor) {
+      std::string matchers;
+      for (const auto& m : s.matchers) matchers += (matchers.empty() ? "" : ",") + m.ToString();
+      feed->Post({.kind = "silence", .actor = actor, .action = action, .object = "silence:" + std::to_string(s.id),
+                  .outcome = "ok",
+                  .details = {{"matchers", matchers}, {"starts", FormatUtc(s.starts)}, {"ends", FormatUtc(s.ends)},
+                              {"comment", s.comment}}});
+    });
     c->api_->SetEraseHandler([raw](const std::string& subject, const std::string& actor) -> Result<nlohmann::json> {
       auto request = std::make_unique<EraseRequest>();
       request->subject = subject;

@@ -72,6 +72,7 @@ class Collector {
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<PolicyEngine> policy_;  // null when no policy is configured
   std::unique_ptr<AlertOutbox> outbox_;
+  std::unique_ptr<Silences> silences_;
   std::unique_ptr<AuditFeed> audit_feed_;
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {

@@ -54,13 +54,18 @@ Status CreateOutboxTable(store::Db& db) {
       "CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox(next_attempt);");
 }
 
-AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, const AlertingOptions& options) {
+std::map<std::string, std::string> AlertLabels(const policy::Alert& a, const std::string& node) {
   std::map<std::string, std::string> labels;
   for (const auto& [k, v] : a.labels) labels[k] = v;
   labels["alertname"] = a.rule;
   labels["severity"] = a.severity;
   if (!node.empty()) labels["node"] = node;
   labels["source"] = "custos";
+  return labels;
+}
+
+AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, const AlertingOptions& options) {
+  std::map<std::string, std::string> labels = AlertLabels(a, node);
   std::string canonical;
   for (const auto& [k, v] : labels) canonical += k + "=" + v + "\n";
   AlertPayload out;
@@ -89,18 +94,26 @@ AlertOutbox::AlertOutbox(std::string db_path, AlertingOptions options, MetricsRe
                                 "Alerts stored and audited but not queued for delivery: the outbox was full")),
       repeats_(m.GetCounter("custos_collector_alerts_repeats_total",
                             "Alerts not queued again: the same alert was queued within repeat_interval")),
+      silenced_(m.GetCounter("custos_collector_alerts_silenced_total",
+                             "Alerts stored and audited but not delivered: a silence matched them")),
       pending_(m.GetGauge("custos_collector_alerts_outbox_pending", "Alert deliveries waiting in the outbox")) {}
 
 AlertOutbox::~AlertOutbox() { Stop(); }
 
-Status AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node) {
-  if (options_.targets.empty()) return Status::Ok();
-  AlertPayload p = BuildAlertPayload(alert, node, options_);
+Result<int64_t> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node) {
   const int64_t now = Clock::Real().NowUnixNanos();
+  if (silences_) {
+    if (int64_t id = silences_->Match(AlertLabels(alert, node), now); id != 0) {
+      silenced_.Increment();
+      return id;
+    }
+  }
+  if (options_.targets.empty()) return 0;
+  AlertPayload p = BuildAlertPayload(alert, node, options_);
   if (auto it = last_queued_.find(p.fingerprint);
       it != last_queued_.end() && now - it->second < options_.repeat_interval_nanos) {
     repeats_.Increment();
-    return Status::Ok();
+    return 0;
   }
   if (last_queued_.size() > 100'000) {
     std::erase_if(last_queued_, [&](const auto& kv) { return now - kv.second >= options_.repeat_interval_nanos; });
@@ -119,7 +132,7 @@ Status AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std
     outbox_full_.Increment();
     log::Error("alerting", "the alert outbox is full; the alert is stored and audited but not delivered",
                {{"rule", alert.rule}, {"max_outbox", std::to_string(options_.max_outbox)}});
-    return Status::Ok();
+    return 0;
   }
   last_queued_[p.fingerprint] = now;
   for (const AlertTarget& t : options_.targets) {
@@ -133,7 +146,7 @@ Status AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std
     CUSTOS_RETURN_IF_ERROR(insert_->Exec());
     ++queued_rows_;
   }
-  return Status::Ok();
+  return 0;
 }
 
 void AlertOutbox::Notify() {

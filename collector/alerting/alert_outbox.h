@@ -9,7 +9,8 @@
 // and start time, which Alertmanager merges into the one alert it has.
 //
 // Repeats of one alert (same rule and labels, its fingerprint) within
-// `repeat_interval` are not queued again. The outbox is bounded
+// `repeat_interval` are not queued again, nor are alerts an active silence
+// matches (custos_collector_alerts_silenced_total). The outbox is bounded
 // (`max_outbox`): an alert that finds it full is still stored and audited,
 // and counted as not queued (custos_collector_alerts_outbox_full_total).
 //
@@ -28,6 +29,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <map>
+
+#include "collector/alerting/silences.h"
 #include "collector/store/sqlite_db.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -54,8 +58,12 @@ struct AlertingOptions {
 // Creates the outbox table (in the store's file).
 Status CreateOutboxTable(store::Db& db);
 
-// The alert as Alertmanager sees it: labels (alertname = rule, severity,
-// node, the rule's labels) and annotations (summary = the message, ...).
+// The alert's labels as Alertmanager sees them (and silences match them):
+// alertname = the rule, severity, node, source = custos, and the rule's labels.
+std::map<std::string, std::string> AlertLabels(const policy::Alert& alert, const std::string& node);
+
+// The alert as Alertmanager sees it: labels and annotations (summary = the
+// message, ...).
 struct AlertPayload {
   std::string fingerprint;  // hex SHA-256 of the sorted labels
   std::string json;         // one Alertmanager v2 alert object
@@ -69,8 +77,11 @@ class AlertOutbox {
   AlertOutbox(const AlertOutbox&) = delete;
   AlertOutbox& operator=(const AlertOutbox&) = delete;
 
-  // Writer thread, inside the transaction that stores the alert.
-  Status Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node);
+  // Writer thread, inside the transaction that stores the alert. Returns the
+  // id of the silence that muted it (then it is not queued), or 0.
+  Result<int64_t> Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node);
+  // Silences to honour (may be null); set before Start().
+  void SetSilences(const Silences* silences) { silences_ = silences; }
   // After the transaction commits: wakes the delivery thread.
   void Notify();
 
@@ -86,6 +97,7 @@ class AlertOutbox {
 
   const std::string db_path_;
   const AlertingOptions options_;
+  const Silences* silences_ = nullptr;
   // Writer thread only.
   std::unordered_map<std::string, int64_t> last_queued_;  // fingerprint -> time
   std::unique_ptr<store::Statement> insert_, count_;
@@ -100,6 +112,7 @@ class AlertOutbox {
   Counter& failed_attempts_;
   Counter& outbox_full_;
   Counter& repeats_;
+  Counter& silenced_;
   Gauge& pending_;
 };
 

@@ -115,6 +115,44 @@ void HttpApi::Routes() {
     if (!result.ok()) return send_error(res, result.status());
     send_json(res, *result);
   });
+  server_->Get("/api/v1/silences", [this, send_json, send_error](const httplib::Request&, httplib::Response& res) {
+    if (!silences_) return send_error(res, Unavailable("silences are not available"));
+    int64_t now = clock_.NowUnixNanos();
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : silences_->List(now)) out.push_back(s.ToJson(now));
+    send_json(res, {{"silences", out}});
+  });
+  server_->Post("/api/v1/silences", [this, send_json, send_error](const httplib::Request& req,
+                                                                  httplib::Response& res) {
+    if (!silences_) return send_error(res, Unavailable("silences are not available"));
+    std::vector<collector::Matcher> matchers;
+    for (size_t i = 0; i < req.get_param_value_count("match"); ++i) {
+      auto m = collector::ParseMatcher(req.get_param_value("match", i));
+      if (!m.ok()) return send_error(res, m.status());
+      matchers.push_back(std::move(*m));
+    }
+    int64_t now = clock_.NowUnixNanos();
+    auto duration = ParseDuration(req.has_param("duration") ? req.get_param_value("duration") : "2h");
+    if (!duration.ok() || *duration <= 0) return send_error(res, InvalidArgument("duration: a duration such as 2h"));
+    std::string actor = req.has_param("actor") ? req.get_param_value("actor") : "operator";
+    auto s = silences_->Add(std::move(matchers), now, now + *duration, actor, req.get_param_value("comment"));
+    if (!s.ok()) return send_error(res, s.status());
+    if (on_silence_change_) on_silence_change_("add", *s, actor);
+    send_json(res, s->ToJson(now));
+  });
+  server_->Post("/api/v1/silences/expire", [this, send_json, send_error](const httplib::Request& req,
+                                                                         httplib::Response& res) {
+    if (!silences_) return send_error(res, Unavailable("silences are not available"));
+    int64_t id = std::atoll(req.get_param_value("id").c_str());
+    std::string actor = req.has_param("actor") ? req.get_param_value("actor") : "operator";
+    int64_t now = clock_.NowUnixNanos();
+    auto s = silences_->Expire(id, now, actor);
+    if (!s.ok()) {
+      return send_json(res, {{"error", s.status().ToString()}}, s.status().code() == StatusCode::kNotFound ? 404 : 500);
+    }
+    if (on_silence_change_) on_silence_change_("expire", *s, actor);
+    send_json(res, s->ToJson(now));
+  });
   server_->Get("/api/v1/query", [this, send_json, send_error](const httplib::Request& req, httplib::Response& res) {
     store::RecordQuery q;
     int64_t now = clock_.NowUnixNanos();

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "collector/alerting/silences.h"
 #include "collector/store/store.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -44,6 +45,15 @@ class HttpApi {
     erase_ = std::move(fn);
   }
 
+  // /api/v1/silences (GET lists; POST ?match=…&duration=…&comment=…&actor=…
+  // adds; POST /api/v1/silences/expire?id=…&actor=… ends one). `on_change`
+  // is told of every addition and expiry, to audit it.
+  using SilenceChange = std::function<void(const std::string& action, const collector::Silence&, const std::string& actor)>;
+  void SetSilences(collector::Silences* silences, SilenceChange on_change) {
+    silences_ = silences;
+    on_silence_change_ = std::move(on_change);
+  }
+
   Status Start();
   void Stop();
   int port() const { return port_; }
@@ -57,6 +67,8 @@ class HttpApi {
   Clock& clock_;
   int64_t started_unix_nanos_;
   std::function<Result<nlohmann::json>(const std::string&, const std::string&)> erase_;
+  collector::Silences* silences_ = nullptr;
+  SilenceChange on_silence_change_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -271,7 +271,9 @@ class Verifier {
   }
 
   // 4: a log checkpoints at least every H seconds even when idle, so a longer
-  // silence means it stopped, or that checkpoints were removed.
+  // silence means it stopped, or that checkpoints were removed. A silence
+  // after a checkpoint whose last record is the collector's own signed stop
+  // record is downtime on record, not a stall (it is counted in the report).
   bool CheckHeartbeats() {
     if (data_.heartbeat_seconds <= 0 || data_.heartbeat_seconds > INT64_MAX / 2'000'000'000) return true;
     uint64_t limit = static_cast<uint64_t>(data_.heartbeat_seconds) * 2'000'000'000u;
@@ -279,6 +281,14 @@ class Verifier {
       int64_t t1 = checkpoints_[by_time_[k - 1]].time, t2 = checkpoints_[by_time_[k]].time;
       // t2 >= t1, so the unsigned difference is exact.
       if (static_cast<uint64_t>(t2) - static_cast<uint64_t>(t1) > limit) {
+        uint64_t size = checkpoints_[by_time_[k - 1]].size;
+        if (size > 0 && size <= n_) {
+          Result<AuditRecord> last = ParseRecord(data_.record_lines[size - 1]);
+          if (last.ok() && last->kind == "lifecycle" && last->action == "stop") {
+            ++report_.recorded_stops;
+            continue;
+          }
+        }
         return Fail("heartbeat gap: no checkpoint between " + FormatRfc3339(t1) + " and " + FormatRfc3339(t2) +
                     " (more than 2 x " + to_string(data_.heartbeat_seconds) +
                     "s): the log may have stalled or been truncated");

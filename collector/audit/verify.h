@@ -52,6 +52,9 @@ struct VerifyOptions {
 
 struct VerifyReport {
   uint64_t records = 0, checkpoints = 0, payloads_checked = 0, payloads_erased = 0, selected_proofs = 0;
+  // Silences longer than the heartbeat allows that follow a recorded clean
+  // stop of the collector (downtime, not a stall).
+  uint64_t recorded_stops = 0;
   // The first problem found; empty when everything verified.
   std::string first_error;
   bool ok() const { return first_error.empty(); }

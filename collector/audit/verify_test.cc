@@ -61,7 +61,8 @@ std::string SignCheckpoint(const SignerKey& key, uint64_t size, const Hash& root
 // 10, 25 and 40 records, the newest cosigned by `witness`. Salts come from a
 // fixed seed, so a build that differs only in `tail_actor` is what a forger
 // who rewrote records 30.. and re-signed with the log's key would produce.
-AuditData Build(const Keys& keys, const std::string& tail_actor = "node:a", bool cosign = true) {
+AuditData Build(const Keys& keys, const std::string& tail_actor = "node:a", bool cosign = true,
+                uint64_t stop_at = UINT64_MAX) {
   AuditData d;
   d.origin = kOrigin;
   d.heartbeat_seconds = 60;
@@ -72,9 +73,9 @@ AuditData Build(const Keys& keys, const std::string& tail_actor = "node:a", bool
     AuditRecord r;
     r.index = i;
     r.time_unix_nanos = kT0 + static_cast<int64_t>(i) * kSecond;
-    r.kind = i == kErasure ? "erasure" : "access";
+    r.kind = i == kErasure ? "erasure" : i == stop_at ? "lifecycle" : "access";
     r.actor = i >= kTailStart ? tail_actor : "node:a";
-    r.action = "read";
+    r.action = i == stop_at ? "stop" : "read";
     r.object = "dataset:imagenet";
     r.outcome = "allow";
     if (i == kErasure) {
@@ -474,6 +475,31 @@ TEST(VerifyRfc3339Test, Formats) {
   EXPECT_EQ(FormatRfc3339(kT0 + 500'000'000), "2025-11-26T14:52:34.5Z");
   EXPECT_EQ(FormatRfc3339(kT0 + 1), "2025-11-26T14:52:34.000000001Z");
   EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+}
+
+}  // namespace
+}  // namespace custos::audit
+
+namespace custos::audit {
+namespace {
+
+// Downtime after the collector's own signed stop record is not a stall; the
+// same silence after any other record is.
+TEST(VerifyHeartbeat, ASilenceAfterARecordedStopIsDowntimeNotAGap) {
+  const Keys& keys = TheWorld().keys;
+  AuditData stopped = Build(keys, "node:a", /*cosign=*/true, /*stop_at=*/24);
+  for (auto& c : stopped.checkpoints) {
+    if (c.size == 40) c.time_unix_nanos += 3 * 3600 * kSecond;  // restarted three hours later
+  }
+  VerifyReport r = VerifyAuditData(stopped, LogKeyOnly());
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.recorded_stops, 1u);
+
+  AuditData stalled = Build(keys);
+  for (auto& c : stalled.checkpoints) {
+    if (c.size == 40) c.time_unix_nanos += 3 * 3600 * kSecond;
+  }
+  EXPECT_THAT(VerifyAuditData(stalled, LogKeyOnly()).first_error, HasSubstr("heartbeat gap"));
 }
 
 }  // namespace

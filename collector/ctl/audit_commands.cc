@@ -29,10 +29,12 @@ int PrintReport(const audit::VerifyReport& r, const std::string& what) {
     std::fprintf(stderr, "FAILED: %s: %s\n", what.c_str(), r.first_error.c_str());
     return 1;
   }
-  std::printf("OK: %s: %llu records, %llu checkpoints, %llu payloads checked, %llu erased, %llu inclusion proofs\n",
+  std::printf("OK: %s: %llu records, %llu checkpoints, %llu payloads checked, %llu erased, %llu inclusion proofs, "
+              "%llu recorded stops\n",
               what.c_str(), static_cast<unsigned long long>(r.records),
               static_cast<unsigned long long>(r.checkpoints), static_cast<unsigned long long>(r.payloads_checked),
-              static_cast<unsigned long long>(r.payloads_erased), static_cast<unsigned long long>(r.selected_proofs));
+              static_cast<unsigned long long>(r.payloads_erased), static_cast<unsigned long long>(r.selected_proofs),
+              static_cast<unsigned long long>(r.recorded_stops));
   return 0;
 }
 

@@ -23,12 +23,13 @@ std::string ApiUrl(const Flags& f) {
   return env != nullptr ? env : "http://127.0.0.1:7080";
 }
 
-// GETs a JSON document from the collector's API, with errors a person can act on.
-Result<nlohmann::json> GetJson(const std::string& base, const std::string& path) {
+// GETs (or POSTs to) a JSON document of the collector's API, with errors a
+// person can act on.
+Result<nlohmann::json> GetJson(const std::string& base, const std::string& path, bool post = false) {
   httplib::Client cli(base);
   cli.set_connection_timeout(3, 0);
   cli.set_read_timeout(30, 0);
-  auto res = cli.Get(path);
+  auto res = post ? cli.Post(path) : cli.Get(path);
   if (!res) {
     return Unavailable("cannot reach the collector API at " + base + " (" + httplib::to_string(res.error()) +
                        "); is custos-collector running? (--api URL or CUSTOS_API to point elsewhere)");
@@ -145,6 +146,63 @@ int RunQuery(const Args& args) {
     std::fputs(RenderRecords(*result).c_str(), stdout);
   }
   return 0;
+}
+
+int RunSilence(const Args& args) {
+  const char* usage =
+      "custosctl silence add --match NAME=VALUE [--match ...] [--duration 2h] --comment TEXT [--actor NAME]\n"
+      "       custosctl silence list [--json]\n"
+      "       custosctl silence expire ID\n"
+      "  matchers: name=value, name!=value, name=~regex, name!~regex over the alert's labels\n"
+      "  (alertname = the rule, severity, node, dataset, ...); silenced alerts are stored and audited, not sent";
+  if (args.empty()) return Usage("silence", "name a subcommand", usage);
+  Args rest(args.begin() + 1, args.end());
+  const char* user = std::getenv("USER");
+  std::string default_actor = user != nullptr ? std::string("operator:") + user : "operator";
+  if (args[0] == "add") {
+    Flags f(rest, {"--match", "--duration", "--comment", "--actor", "--api"}, {});
+    if (!f.ok()) return Usage("silence add", f.error(), usage);
+    if (!f.Has("--match") || !f.Has("--comment")) return Usage("silence add", "--match and --comment are required", usage);
+    httplib::Params params{{"duration", f.Get("--duration", "2h")}, {"comment", f.Get("--comment")},
+                           {"actor", f.Get("--actor", default_actor)}};
+    for (const auto& m : f.GetAll("--match")) params.emplace("match", m);
+    auto r = GetJson(ApiUrl(f), httplib::append_query_params("/api/v1/silences", params), /*post=*/true);
+    if (!r.ok()) return Fail("silence add: " + r.status().message());
+    std::printf("silence %lld active until %s (audited)\n", static_cast<long long>(r->value("id", int64_t{0})),
+                r->value("ends", std::string()).c_str());
+    return 0;
+  }
+  if (args[0] == "list") {
+    Flags f(rest, {"--api"}, {"--json"});
+    if (!f.ok()) return Usage("silence list", f.error(), usage);
+    auto r = GetJson(ApiUrl(f), "/api/v1/silences");
+    if (!r.ok()) return Fail("silence list: " + r.status().message());
+    if (f.Has("--json")) {
+      std::printf("%s\n", (*r)["silences"].dump(2).c_str());
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "ENDS", "MATCHERS", "BY", "COMMENT"}};
+    for (const auto& s : (*r)["silences"]) {
+      std::string matchers;
+      for (const auto& m : s["matchers"]) matchers += (matchers.empty() ? "" : ",") + m.get<std::string>();
+      rows.push_back({std::to_string(s.value("id", int64_t{0})), s.value("state", ""), s.value("ends", ""), matchers,
+                      s.value("created_by", ""), s.value("comment", "")});
+    }
+    std::fputs(RenderTable(rows).c_str(), stdout);
+    return 0;
+  }
+  if (args[0] == "expire") {
+    if (rest.empty()) return Usage("silence expire", "name the silence id", usage);
+    Args flags(rest.begin() + 1, rest.end());
+    Flags f(flags, {"--actor", "--api"}, {});
+    if (!f.ok()) return Usage("silence expire", f.error(), usage);
+    httplib::Params params{{"id", rest[0]}, {"actor", f.Get("--actor", default_actor)}};
+    auto r = GetJson(ApiUrl(f), httplib::append_query_params("/api/v1/silences/expire", params), /*post=*/true);
+    if (!r.ok()) return Fail("silence expire: " + r.status().message());
+    std::printf("silence %s expired (audited)\n", rest[0].c_str());
+    return 0;
+  }
+  return Usage("silence", "unknown subcommand '" + args[0] + "'", usage);
 }
 
 int RunAlerts(const Args& args) {

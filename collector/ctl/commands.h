@@ -16,6 +16,8 @@ int RunStatus(const Args& args);
 int RunQuery(const Args& args);
 // alerts [--rule R] [--since T] ...: the alerts raised (query --kind alerts)
 int RunAlerts(const Args& args);
+// silence add | list | expire (audited)
+int RunSilence(const Args& args);
 // audit export | verify
 int RunAudit(const Args& args);
 // policy check | test | explain | diff | unused

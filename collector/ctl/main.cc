@@ -17,6 +17,7 @@ constexpr const char* kUsage =
     "  status    [--json]                     collector counters and every agent's state\n"
     "  query     [--kind K] [--node N] ...    latest records (custosctl query --help)\n"
     "  alerts    [--rule R] [--since T]       alerts raised by policy rules and violations\n"
+    "  silence   add|list|expire              mute matching alerts for a while (audited)\n"
     "policy:\n"
     "  policy check [--strict] PATH...        check policy files: errors and warnings with file:line:col\n"
     "  policy test [--now T] PATH...          run the policy's test blocks\n"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   if (cmd == "status") return custos::ctl::RunStatus(args);
   if (cmd == "query") return custos::ctl::RunQuery(args);
   if (cmd == "alerts") return custos::ctl::RunAlerts(args);
+  if (cmd == "silence") return custos::ctl::RunSilence(args);
   if (cmd == "audit") return custos::ctl::RunAudit(args);
   if (cmd == "policy") return custos::ctl::RunPolicy(args);
   std::fprintf(stderr, "custosctl: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);

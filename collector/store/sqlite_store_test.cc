@@ -182,3 +182,26 @@ TEST(SqliteStoreTest, NotADatabaseIsAClearError) {
 
 }  // namespace
 }  // namespace custos::store
+
+namespace custos::store {
+namespace {
+
+// A store file made before a column was added gets the column on open.
+TEST(SqliteStoreMigration, OlderFilesGetAddedColumns) {
+  char tmpl[] = "/tmp/custos_migrate_XXXXXX";
+  std::string path = std::string(mkdtemp(tmpl)) + "/custos.db";
+  {
+    auto db = Db::Open(path, true);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE alerts(ts INTEGER NOT NULL, resource INTEGER NOT NULL, rule TEXT, "
+                            "severity TEXT, message TEXT, labels TEXT, record_kind TEXT, count INTEGER, "
+                            "policy_version TEXT, alert_node TEXT)")
+                    .ok());
+  }
+  auto store = SqliteStore::Open({.path = path});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE((*store)->writer_db().Exec("INSERT INTO alerts(ts, resource, silenced_by) VALUES(1, 0, 7)").ok());
+}
+
+}  // namespace
+}  // namespace custos::store
