@@ -3,7 +3,11 @@
 // run, the physical limits for the same records: raw ZeroMQ CURVE throughput
 // (DEALER→ROUTER, same batch bytes) and raw batched SQLite inserts (same rows).
 //
-//   e2e_ingest_bench [records=1000000] [runs=3]
+//   e2e_ingest_bench [records=1000000] [runs=3] [policy_dir]
+//
+// With a policy directory, each run is made twice, without and with the
+// collector evaluating that policy (verdicts, rules over every record), and
+// the line reports both.
 //
 // Prints one summary line (medians); see bench/README.md.
 #include <signal.h>
@@ -53,7 +57,7 @@ custos::v1::Batch MakeBatch(uint64_t seq) {
 }
 
 // End to end through the real daemons; returns records/s.
-double EndToEnd(int records) {
+double EndToEnd(int records, const std::string& policy_dir = "") {
   custos::e2e::Cluster c(
       "[batch]\nmax_records = 2000\nflush_interval = \"100ms\"\nmax_pending_records = 200000\n"
       "[spool]\nquota = \"4GiB\"\n"
@@ -61,6 +65,7 @@ double EndToEnd(int records) {
       "[sources.host_metrics]\nenabled = false\n"
       "[sources.generator]\nenabled = true\ncount = " +
       std::to_string(records) + "\nrate = 10000000\n");
+  if (!policy_dir.empty()) c.AppendCollectorConfig("[policy]\npaths = [\"" + policy_dir + "\"]\n");
   // Fill the spool with no collector running, then stop the agent cleanly.
   c.StartAgent();
   while (c.ReadLog("agent").find("all records handed") == std::string::npos) usleep(100'000);
@@ -158,9 +163,14 @@ double RawSqlite(int records) {
 int main(int argc, char** argv) {
   int records = argc > 1 ? std::atoi(argv[1]) : 1'000'000;
   int runs = argc > 2 ? std::atoi(argv[2]) : 3;
-  std::vector<double> e2e, curve, sql;
+  std::string policy_dir = argc > 3 ? argv[3] : "";
+  std::vector<double> e2e, curve, sql, with_policy;
   for (int r = 0; r < runs; ++r) {
     e2e.push_back(EndToEnd(records));
+    if (!policy_dir.empty()) {
+      with_policy.push_back(EndToEnd(records, policy_dir));
+      std::fprintf(stderr, "run %d: with the policy in %s: %.0f rec/s\n", r + 1, policy_dir.c_str(), with_policy.back());
+    }
     curve.push_back(RawCurve(records));
     sql.push_back(RawSqlite(records));
     std::fprintf(stderr, "run %d: e2e %.0f rec/s, raw CURVE %.0f rec/s, raw SQLite %.0f rows/s\n", r + 1, e2e.back(),
@@ -172,5 +182,9 @@ int main(int argc, char** argv) {
       "records/s (%.0f MB/s) | raw SQLite %.0f rows/s | e2e/raw-SQLite %.2f | target >= 150000\n",
       records, runs, Median(e2e), Median(curve), Median(curve) / kBatchRecords * batch_bytes / 1e6, Median(sql),
       Median(e2e) / Median(sql));
+  if (!policy_dir.empty()) {
+    std::printf("e2e_ingest with policy %s: median %.0f records/s (%.2f of the same run without)\n", policy_dir.c_str(),
+                Median(with_policy), Median(with_policy) / Median(e2e));
+  }
   return 0;
 }
