@@ -109,7 +109,7 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
   if (!insert_alert_) {
     CUSTOS_ASSIGN_OR_RETURN(insert_alert_,
                             db_.Prepare("INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, "
-                                        "count, policy_version, alert_node, silenced_by) VALUES(?,0,?,?,?,?,?,?,?,?,?)"));
+                                        "count, policy_version, alert_node, suppressed_by) VALUES(?,0,?,?,?,?,?,?,?,?,?)"));
   }
   for (size_t i = 0; i < alerts.size(); ++i) {
     const policy::Alert& a = alerts[i];
@@ -126,18 +126,18 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
     insert_alert_->Bind(7, static_cast<int64_t>(a.count));
     insert_alert_->Bind(8, a.policy_version);
     insert_alert_->Bind(9, node);
-    int64_t silenced_by = 0;
+    std::string suppressed_by;
     if (outbox_) {
-      CUSTOS_ASSIGN_OR_RETURN(silenced_by, outbox_->Enqueue(db_, a, node));
+      CUSTOS_ASSIGN_OR_RETURN(suppressed_by, outbox_->Enqueue(db_, a, node));
     }
-    if (silenced_by != 0) {
-      insert_alert_->Bind(10, silenced_by);
+    if (!suppressed_by.empty()) {
+      insert_alert_->Bind(10, suppressed_by);
     } else {
       insert_alert_->BindNull(10);
     }
     CUSTOS_RETURN_IF_ERROR(insert_alert_->Exec());
     entries.push_back(AuditEntryForAlert(a, node));
-    if (silenced_by != 0) entries.back().details["silenced_by"] = std::to_string(silenced_by);
+    if (!suppressed_by.empty()) entries.back().details["suppressed_by"] = suppressed_by;
   }
   return Status::Ok();
 }

@@ -47,6 +47,13 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   for (ConfigSection& t : alerting.SectionList("targets")) {
     targets.emplace_back(t.String("kind", "alertmanager"), t.String("url", ""));
   }
+  struct InhibitText {
+    std::vector<std::string> source, target, equal;
+  };
+  std::vector<InhibitText> inhibits;
+  for (ConfigSection& i : alerting.SectionList("inhibit")) {
+    inhibits.push_back({i.StringList("source"), i.StringList("target"), i.StringList("equal")});
+  }
 
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
@@ -73,6 +80,22 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
     }
     c.alerting.targets.push_back(
         {kind == "alertmanager" ? AlertTarget::Kind::kAlertmanager : AlertTarget::Kind::kWebhook, url});
+  }
+  for (const InhibitText& text : inhibits) {
+    InhibitRule rule;
+    for (const auto& [list, out] : {std::pair{&text.source, &rule.source}, std::pair{&text.target, &rule.target}}) {
+      for (const std::string& m : *list) {
+        auto matcher = ParseMatcher(m);
+        if (!matcher.ok()) return InvalidArgument(file.path() + ": alerting.inhibit: " + matcher.status().message());
+        out->push_back(std::move(*matcher));
+      }
+    }
+    if (rule.source.empty() || rule.target.empty()) {
+      return InvalidArgument(file.path() + ": alerting.inhibit needs source and target matchers");
+    }
+    rule.equal = text.equal;
+    for (const auto& m : text.source) rule.name += (rule.name.empty() ? "" : ",") + m;
+    c.alerting.inhibit.push_back(std::move(rule));
   }
   c.api.host = listen.substr(0, colon);
   c.api.port = std::stoi(listen.substr(colon + 1));

@@ -234,3 +234,43 @@ TEST(PolicyCollectorStart, ABrokenPolicyRefusesToStartAndSaysWhere) {
 
 }  // namespace
 }  // namespace custos::collector
+
+namespace custos::collector {
+namespace {
+
+TEST(AlertingConfig, TargetsAndInhibitRulesAreReadAndChecked) {
+  auto file = ConfigFile::Parse(
+      "[alerting]\nrepeat_interval = \"10m\"\n"
+      "[[alerting.targets]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n"
+      "[[alerting.inhibit]]\nsource = [\"alertname=xid\"]\ntarget = [\"alertname=~slow|hot\"]\nequal = [\"node\"]\n",
+      "collector.toml");
+  ASSERT_TRUE(file.ok());
+  auto config = ReadCollectorConfig(*file);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_EQ(config->alerting.targets.size(), 1u);
+  EXPECT_EQ(config->alerting.targets[0].kind, AlertTarget::Kind::kWebhook);
+  EXPECT_EQ(config->alerting.repeat_interval_nanos, 600'000'000'000);
+  ASSERT_EQ(config->alerting.inhibit.size(), 1u);
+  EXPECT_EQ(config->alerting.inhibit[0].equal, std::vector<std::string>{"node"});
+  EXPECT_EQ(config->alerting.inhibit[0].name, "alertname=xid");
+
+  struct Bad {
+    const char* toml;
+    const char* error;
+  } bad[] = {
+      {"[alerting]\n[[alerting.targets]]\nkind = \"pager\"\nurl = \"http://x\"\n", "alerting.targets.kind must be"},
+      {"[alerting]\n[[alerting.targets]]\nurl = \"ftp://x\"\n", "alerting.targets.url must be an http"},
+      {"[alerting]\n[[alerting.inhibit]]\nsource = [\"alertname~x\"]\ntarget = [\"a=b\"]\n", "alerting.inhibit: matcher"},
+      {"[alerting]\n[[alerting.inhibit]]\nsource = [\"a=b\"]\n", "needs source and target"},
+  };
+  for (const auto& b : bad) {
+    auto f = ConfigFile::Parse(b.toml, "collector.toml");
+    ASSERT_TRUE(f.ok()) << b.toml;
+    auto c = ReadCollectorConfig(*f);
+    ASSERT_FALSE(c.ok()) << b.toml;
+    EXPECT_NE(c.status().message().find(b.error), std::string::npos) << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace custos::collector

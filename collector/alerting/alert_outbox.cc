@@ -96,24 +96,58 @@ AlertOutbox::AlertOutbox(std::string db_path, AlertingOptions options, MetricsRe
                             "Alerts not queued again: the same alert was queued within repeat_interval")),
       silenced_(m.GetCounter("custos_collector_alerts_silenced_total",
                              "Alerts stored and audited but not delivered: a silence matched them")),
+      inhibited_(m.GetCounter("custos_collector_alerts_inhibited_total",
+                              "Alerts stored and audited but not delivered: an active alert inhibited them")),
       pending_(m.GetGauge("custos_collector_alerts_outbox_pending", "Alert deliveries waiting in the outbox")) {}
 
 AlertOutbox::~AlertOutbox() { Stop(); }
 
-Result<int64_t> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node) {
+Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node) {
   const int64_t now = Clock::Real().NowUnixNanos();
-  if (silences_) {
-    if (int64_t id = silences_->Match(AlertLabels(alert, node), now); id != 0) {
-      silenced_.Increment();
-      return id;
+  const std::map<std::string, std::string> labels = AlertLabels(alert, node);
+  auto all = [&](const std::vector<Matcher>& ms) {
+    return std::all_of(ms.begin(), ms.end(), [&](const Matcher& m) { return m.Matches(labels); });
+  };
+  auto equal_key = [&](const InhibitRule& rule) {
+    std::string key;
+    for (const auto& name : rule.equal) {
+      auto it = labels.find(name);
+      key += (it == labels.end() ? std::string() : it->second) + '\x1f';
+    }
+    return key;
+  };
+  // A cause inhibits its symptoms while it is active; it is itself never a
+  // symptom of its own rule.
+  inhibiting_.resize(options_.inhibit.size());
+  std::string suppressed;
+  for (size_t r = 0; r < options_.inhibit.size(); ++r) {
+    const InhibitRule& rule = options_.inhibit[r];
+    if (all(rule.source)) {
+      inhibiting_[r][equal_key(rule)] = now;
+      if (inhibiting_[r].size() > 100'000) {
+        std::erase_if(inhibiting_[r], [&](const auto& kv) { return now - kv.second >= options_.resolve_after_nanos; });
+      }
+    } else if (suppressed.empty() && all(rule.target)) {
+      auto it = inhibiting_[r].find(equal_key(rule));
+      if (it != inhibiting_[r].end() && now - it->second < options_.resolve_after_nanos) suppressed = "inhibited:" + rule.name;
     }
   }
-  if (options_.targets.empty()) return 0;
+  if (silences_ && suppressed.empty()) {
+    if (int64_t id = silences_->Match(labels, now); id != 0) {
+      silenced_.Increment();
+      return "silence:" + std::to_string(id);
+    }
+  }
+  if (!suppressed.empty()) {
+    inhibited_.Increment();
+    return suppressed;
+  }
+  if (options_.targets.empty()) return std::string();
   AlertPayload p = BuildAlertPayload(alert, node, options_);
   if (auto it = last_queued_.find(p.fingerprint);
       it != last_queued_.end() && now - it->second < options_.repeat_interval_nanos) {
     repeats_.Increment();
-    return 0;
+    return std::string();
   }
   if (last_queued_.size() > 100'000) {
     std::erase_if(last_queued_, [&](const auto& kv) { return now - kv.second >= options_.repeat_interval_nanos; });
@@ -132,7 +166,7 @@ Result<int64_t> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, 
     outbox_full_.Increment();
     log::Error("alerting", "the alert outbox is full; the alert is stored and audited but not delivered",
                {{"rule", alert.rule}, {"max_outbox", std::to_string(options_.max_outbox)}});
-    return 0;
+    return std::string();
   }
   last_queued_[p.fingerprint] = now;
   for (const AlertTarget& t : options_.targets) {
@@ -146,7 +180,7 @@ Result<int64_t> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, 
     CUSTOS_RETURN_IF_ERROR(insert_->Exec());
     ++queued_rows_;
   }
-  return 0;
+  return std::string();
 }
 
 void AlertOutbox::Notify() {

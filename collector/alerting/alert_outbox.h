@@ -45,8 +45,19 @@ struct AlertTarget {
   std::string url;  // Alertmanager: its base URL; webhook: the full URL
 };
 
+// Inhibition, as Alertmanager's inhibit_rules: while an alert matching
+// `source` is active (within resolve_after of it), alerts matching `target`
+// with the same values of the `equal` labels are not sent (the cause is
+// paged, its symptoms are not).
+struct InhibitRule {
+  std::vector<Matcher> source, target;
+  std::vector<std::string> equal;
+  std::string name;  // for the record: the source matchers as written
+};
+
 struct AlertingOptions {
   std::vector<AlertTarget> targets;
+  std::vector<InhibitRule> inhibit;
   int64_t repeat_interval_nanos = 5LL * 60 * 1'000'000'000;  // a repeat within it is not queued again
   int64_t resolve_after_nanos = 5LL * 60 * 1'000'000'000;    // endsAt: resolved unless it recurs
   int64_t max_backoff_nanos = 5LL * 60 * 1'000'000'000;
@@ -77,9 +88,9 @@ class AlertOutbox {
   AlertOutbox(const AlertOutbox&) = delete;
   AlertOutbox& operator=(const AlertOutbox&) = delete;
 
-  // Writer thread, inside the transaction that stores the alert. Returns the
-  // id of the silence that muted it (then it is not queued), or 0.
-  Result<int64_t> Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node);
+  // Writer thread, inside the transaction that stores the alert. Returns
+  // what kept it from being sent ("silence:ID", "inhibited:RULE"), or "".
+  Result<std::string> Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node);
   // Silences to honour (may be null); set before Start().
   void SetSilences(const Silences* silences) { silences_ = silences; }
   // After the transaction commits: wakes the delivery thread.
@@ -100,6 +111,8 @@ class AlertOutbox {
   const Silences* silences_ = nullptr;
   // Writer thread only.
   std::unordered_map<std::string, int64_t> last_queued_;  // fingerprint -> time
+  // Per inhibit rule: the values of its `equal` labels -> when a source alert last fired.
+  std::vector<std::unordered_map<std::string, int64_t>> inhibiting_;
   std::unique_ptr<store::Statement> insert_, count_;
   int64_t queued_rows_ = -1;  // rows in the outbox as the writer last counted them
   // Delivery thread.
@@ -113,6 +126,7 @@ class AlertOutbox {
   Counter& outbox_full_;
   Counter& repeats_;
   Counter& silenced_;
+  Counter& inhibited_;
   Gauge& pending_;
 };
 

@@ -82,17 +82,51 @@ TEST(Silences, ASilencedAlertIsNotQueued) {
   a.rule = "xid";
   a.severity = "critical";
   a.time_unix_nano = now;
-  auto id = outbox.Enqueue((*store)->writer_db(), a, "gpu-7");
-  ASSERT_TRUE(id.ok());
-  EXPECT_EQ(*id, added->id);
+  auto why = outbox.Enqueue((*store)->writer_db(), a, "gpu-7");
+  ASSERT_TRUE(why.ok());
+  EXPECT_EQ(*why, "silence:" + std::to_string(added->id));
   a.rule = "other";
-  id = outbox.Enqueue((*store)->writer_db(), a, "gpu-7");
-  ASSERT_TRUE(id.ok());
-  EXPECT_EQ(*id, 0);
+  why = outbox.Enqueue((*store)->writer_db(), a, "gpu-7");
+  ASSERT_TRUE(why.ok());
+  EXPECT_EQ(*why, "");
   EXPECT_EQ(metrics.Value("custos_collector_alerts_silenced_total"), 1);
   auto count = (*store)->writer_db().Prepare("SELECT count(*) FROM alert_outbox");
   ASSERT_TRUE(*(*count)->Step());
   EXPECT_EQ((*count)->Int(0), 1);
+}
+
+}  // namespace
+}  // namespace custos::collector
+
+namespace custos::collector {
+namespace {
+
+TEST(Inhibition, AnActiveCauseMutesItsSymptomsOnTheSameNode) {
+  char tmpl[] = "/tmp/custos_inhibit_XXXXXX";
+  std::string path = std::string(mkdtemp(tmpl)) + "/custos.db";
+  auto store = store::SqliteStore::Open({.path = path});
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE(CreateOutboxTable((*store)->writer_db()).ok());
+  MetricsRegistry metrics;
+  AlertingOptions options;
+  options.targets = {{AlertTarget::Kind::kAlertmanager, "http://127.0.0.1:1"}};
+  options.inhibit = {{{*ParseMatcher("alertname=xid")}, {*ParseMatcher("alertname=~slow|hot")}, {"node"}, "alertname=xid"}};
+  AlertOutbox outbox(path, options, metrics);
+  auto enqueue = [&](const std::string& rule, const std::string& node) {
+    policy::Alert a;
+    a.rule = rule;
+    a.severity = "warning";
+    a.time_unix_nano = Clock::Real().NowUnixNanos();
+    auto why = outbox.Enqueue((*store)->writer_db(), a, node);
+    EXPECT_TRUE(why.ok());
+    return why.ok() ? *why : "error";
+  };
+  EXPECT_EQ(enqueue("slow", "n1"), "") << "no cause yet";
+  EXPECT_EQ(enqueue("xid", "n1"), "") << "the cause itself is sent";
+  EXPECT_EQ(enqueue("hot", "n1"), "inhibited:alertname=xid");
+  EXPECT_EQ(enqueue("hot", "n2"), "") << "another node";
+  EXPECT_EQ(enqueue("other", "n1"), "") << "not a target";
+  EXPECT_EQ(metrics.Value("custos_collector_alerts_inhibited_total"), 1);
 }
 
 }  // namespace

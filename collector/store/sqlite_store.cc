@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS gaps(
 CREATE INDEX IF NOT EXISTS gaps_ts ON gaps(ts);
 CREATE TABLE IF NOT EXISTS alerts(
   ts INTEGER NOT NULL, resource INTEGER NOT NULL, rule TEXT, severity TEXT, message TEXT, labels TEXT,
-  record_kind TEXT, count INTEGER, policy_version TEXT, alert_node TEXT, silenced_by INTEGER);
+  record_kind TEXT, count INTEGER, policy_version TEXT, alert_node TEXT, suppressed_by TEXT);
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);
 )sql";
 
@@ -125,7 +125,7 @@ Status SqliteStore::Init() {
   CUSTOS_RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys=OFF"));
   CUSTOS_RETURN_IF_ERROR(db_->Exec(kSchema));
   // Columns added after a table first shipped: added in place to older files.
-  static const std::array<std::array<const char*, 3>, 1> kAddedColumns = {{{"alerts", "silenced_by", "INTEGER"}}};
+  static const std::array<std::array<const char*, 3>, 1> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"}}};
   for (const auto& [table, column, type] : kAddedColumns) {
     CUSTOS_ASSIGN_OR_RETURN(auto info, db_->Prepare(std::string("SELECT count(*) FROM pragma_table_info('") + table +
                                                     "') WHERE name = '" + column + "'"));

@@ -200,7 +200,7 @@ TEST(SqliteStoreMigration, OlderFilesGetAddedColumns) {
   }
   auto store = SqliteStore::Open({.path = path});
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_TRUE((*store)->writer_db().Exec("INSERT INTO alerts(ts, resource, silenced_by) VALUES(1, 0, 7)").ok());
+  EXPECT_TRUE((*store)->writer_db().Exec("INSERT INTO alerts(ts, resource, suppressed_by) VALUES(1, 0, 'silence:7')").ok());
 }
 
 }  // namespace
