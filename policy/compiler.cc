@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/files.h"
+#include "common/hex.h"
 #include "policy/condition_compiler.h"
 #include "policy/parser.h"
 
@@ -41,13 +42,7 @@ std::string VersionOf(const std::vector<SourceFile>& files) {
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(framed.data()), framed.size(), digest);
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return "sha256:" + HexLower(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 class Checker {

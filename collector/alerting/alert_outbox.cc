@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/time_format.h"
 
@@ -23,13 +24,7 @@ constexpr int64_t kPollNanos = 500'000'000;
 std::string HexSha256(const std::string& text) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return HexLower(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 // "http://host:port/path?q" -> {"http://host:port", "/path?q"}.

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "common/hex.h"
 #include "common/json_text.h"
 #include "common/log.h"
 #include "schemas/record_refs.h"
@@ -89,17 +90,6 @@ std::string MapJson(const google::protobuf::Map<std::string, std::string>& m) {
     AppendJsonString(&out, kv->second);
   }
   out.push_back('}');
-  return out;
-}
-
-std::string Hex(const std::string& bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
   return out;
 }
 
@@ -444,7 +434,7 @@ nlohmann::json RowToJson(Statement& s) {
     switch (s.ColumnType(c)) {
       case SQLITE_INTEGER: row[name] = s.Int(c); break;
       case SQLITE_FLOAT: row[name] = s.Double(c); break;
-      case SQLITE_BLOB: row[name] = Hex(s.Blob(c)); break;
+      case SQLITE_BLOB: row[name] = HexLower(s.Blob(c)); break;
       case SQLITE_NULL: break;
       default: {
         std::string text = s.Text(c);
