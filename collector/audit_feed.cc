@@ -98,6 +98,30 @@ audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::stri
   return e;
 }
 
+Status AuditFeed::StoreVerdicts(size_t batch, const std::vector<AccessVerdict>& verdicts, const std::string& version) {
+  if (verdicts.empty()) return Status::Ok();
+  const std::vector<int64_t>& rowids = store_.access_rowids(batch);
+  if (rowids.size() != verdicts.size()) {
+    return Internal("batch " + std::to_string(batch) + " has " + std::to_string(rowids.size()) + " stored access rows but " +
+                    std::to_string(verdicts.size()) + " verdicts");
+  }
+  if (!update_verdict_) {
+    CUSTOS_ASSIGN_OR_RETURN(update_verdict_, db_.Prepare("UPDATE access_events SET verdict = ?1, violations = ?2, "
+                                                         "policy_version = ?3 WHERE rowid = ?4"));
+  }
+  for (size_t k = 0; k < verdicts.size(); ++k) {
+    std::string violations;
+    for (const auto& v : verdicts[k].violations) violations += (violations.empty() ? "" : ",") + v;
+    if (!verdicts[k].error.empty()) violations = verdicts[k].error;
+    update_verdict_->Bind(1, verdicts[k].decision);
+    update_verdict_->Bind(2, violations);
+    update_verdict_->Bind(3, version);
+    update_verdict_->Bind(4, rowids[k]);
+    CUSTOS_RETURN_IF_ERROR(update_verdict_->Exec());
+  }
+  return Status::Ok();
+}
+
 void AuditFeed::PostAlert(policy::Alert alert) {
   std::lock_guard<std::mutex> lock(mu_);
   pending_alerts_.push_back(std::move(alert));
@@ -171,6 +195,7 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
       policy_->Evaluate(*batches[i], evaluation);
       if (auto p = policy_->current()) version = p->version;
     }
+    CUSTOS_RETURN_IF_ERROR(StoreVerdicts(i, evaluation.access, version));
     std::vector<audit::AuditEntry> more = AuditEntriesFor(*batches[i], evaluation.access, version);
     entries.insert(entries.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     CUSTOS_RETURN_IF_ERROR(StoreAlerts(evaluation.alerts, evaluation.alert_nodes, entries));

@@ -14,6 +14,7 @@
 #include "collector/alerting/alert_outbox.h"
 #include "collector/policy_engine.h"
 #include "collector/store/sqlite_db.h"
+#include "collector/store/sqlite_store.h"
 #include "collector/store/store.h"
 
 namespace custos::collector {
@@ -23,8 +24,8 @@ class AuditFeed {
   // `policy` may be null (no policy configured: accesses get no verdict).
   // Alerts are stored in `db`'s alerts table, and queued in `outbox` for
   // delivery (when not null), in the same transaction.
-  AuditFeed(audit::AuditLog& log, store::Db& db, PolicyEngine* policy, AlertOutbox* outbox)
-      : log_(log), db_(db), policy_(policy), outbox_(outbox) {}
+  AuditFeed(audit::AuditLog& log, store::SqliteStore& store, PolicyEngine* policy, AlertOutbox* outbox)
+      : log_(log), store_(store), db_(store.writer_db()), policy_(policy), outbox_(outbox) {}
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
@@ -42,7 +43,10 @@ class AuditFeed {
   Status StoreAlerts(const std::vector<policy::Alert>& alerts, const std::vector<std::string>& nodes,
                      std::vector<audit::AuditEntry>& entries);
 
+  Status StoreVerdicts(size_t batch, const std::vector<AccessVerdict>& verdicts, const std::string& version);
+
   audit::AuditLog& log_;
+  store::SqliteStore& store_;
   store::Db& db_;
   PolicyEngine* policy_;
   AlertOutbox* outbox_;
@@ -52,7 +56,7 @@ class AuditFeed {
   // Writer thread only.
   std::vector<audit::AuditEntry> in_txn_;
   std::vector<policy::Alert> alerts_in_txn_;
-  std::unique_ptr<store::Statement> insert_alert_;
+  std::unique_ptr<store::Statement> insert_alert_, update_verdict_;
 };
 
 // The audit entries a stored batch produces (access events with their

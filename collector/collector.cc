@@ -139,7 +139,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   c->outbox_ = std::make_unique<AlertOutbox>(config.store.path, config.alerting, c->metrics_);
   CUSTOS_ASSIGN_OR_RETURN(c->silences_, Silences::Open(config.store.path));
   c->outbox_->SetSilences(c->silences_.get());
-  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, c->store_->writer_db(), c->policy_.get(), c->outbox_.get());
+  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, *c->store_, c->policy_.get(), c->outbox_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();

@@ -208,6 +208,16 @@ TEST_F(PolicyCollectorTest, VerdictsAlertsAndAtomicReload) {
   ASSERT_TRUE(data.ok());
   audit::VerifyReport r = audit::VerifyAuditData(*data, {.log_keys = {vkey}});
   EXPECT_TRUE(r.ok()) << r.first_error;
+  // The verdicts are on the stored access rows too.
+  auto verdicts = (*db)->Prepare("SELECT user, verdict, violations, policy_version FROM access_events ORDER BY ts");
+  ASSERT_TRUE(verdicts.ok());
+  std::vector<std::string> rows_seen;
+  while (*(*verdicts)->Step()) {
+    rows_seen.push_back((*verdicts)->Text(0) + "|" + (*verdicts)->Text(1) + "|" + (*verdicts)->Text(2) + "|" +
+                        ((*verdicts)->Text(3) == v1_version ? "v1" : (*verdicts)->Text(3) == v2_version ? "v2" : "?"));
+  }
+  EXPECT_EQ(rows_seen, (std::vector<std::string>{"alice|allow||v1", "bob|deny|no-grant|v1", "bob|deny|no-grant|v1",
+                                                 "bob|allow||v2"}));
   // The alerts are stored for custosctl too.
   auto rows = (*db)->Prepare("SELECT rule, severity, message FROM alerts ORDER BY rowid");
   ASSERT_TRUE(rows.ok());

@@ -180,7 +180,8 @@ std::string RenderRecords(const nlohmann::json& result) {
                       str(r, "lost_records"), str(r, "lost_batches"), str(r, "source"), str(r, "detail")});
     }
   } else if (kind == "access") {
-    rows.push_back({"TIME", "HOST", "PRINCIPAL", "ACTION", "OBJECT", "DATASET", "OUTCOME", "COUNT", "SOURCE", "PROCESS"});
+    rows.push_back({"TIME", "HOST", "PRINCIPAL", "ACTION", "OBJECT", "DATASET", "OUTCOME", "VERDICT", "COUNT", "SOURCE",
+                    "PROCESS"});
     for (const auto& r : records) {
       // The most specific identity the record has: the service's name for it,
       // else the user, else the uid.
@@ -194,7 +195,9 @@ std::string RenderRecords(const nlohmann::json& result) {
       rows.push_back({FormatTime(r.value("ts", int64_t{0})), str(r, "hostname"), who,
                       EnumWord(action, "ACTION_"), str(r, "object"),
                       str(r, "dataset_id") + (str(r, "classification").empty() ? "" : " (" + str(r, "classification") + ")"),
-                      EnumWord(outcome, "OUTCOME_"), str(r, "count"), str(r, "source"), process});
+                      EnumWord(outcome, "OUTCOME_"),
+                      str(r, "verdict") + (str(r, "violations").empty() ? "" : " (" + str(r, "violations") + ")"),
+                      str(r, "count"), str(r, "source"), process});
     }
   } else if (kind == "spans") {
     rows.push_back({"TIME", "HOST", "NAME", "KIND", "DURATION", "STATUS", "TRACE", "SPAN", "PARENT"});

@@ -50,9 +50,10 @@ TEST(FormatTest, AccessSpansAndGpuRecordsAreReadable) {
     {"ts": 1764168754000000000, "hostname": "gpu-7", "service_identity": "", "user": "alice", "uid": 1001,
      "action": "ACTION_READ", "object": "/data/imagenet/shard-0.tar", "dataset_id": "imagenet",
      "classification": "internal", "outcome": "OUTCOME_SUCCESS", "count": 12, "source": "fanotify",
-     "executable": "/usr/bin/python3", "pid": 4242, "principal_unit": "train.service"}]})");
+     "executable": "/usr/bin/python3", "pid": 4242, "principal_unit": "train.service", "verdict": "deny",
+     "violations": "no-grant"}]})");
   std::string text = RenderRecords(access);
-  for (const char* want : {"PRINCIPAL", "alice", " read ", "imagenet (internal)", "success", "12", "fanotify",
+  for (const char* want : {"PRINCIPAL", "alice", " read ", "imagenet (internal)", "success", "deny (no-grant)", "12", "fanotify",
                            "/usr/bin/python3[4242] train.service"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << " missing from\n" << text;
   }

@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS access_events(
   ts INTEGER NOT NULL, resource INTEGER NOT NULL, uid INTEGER, user TEXT, principal_unit TEXT,
   service_identity TEXT, pid INTEGER, executable TEXT, action INTEGER, object TEXT, dataset_id TEXT,
   classification TEXT, dataset_home_region TEXT, outcome INTEGER, bytes INTEGER, count INTEGER,
-  source TEXT);
+  source TEXT, verdict TEXT, violations TEXT, policy_version TEXT);
 CREATE INDEX IF NOT EXISTS access_events_ts ON access_events(ts);
 CREATE TABLE IF NOT EXISTS gaps(
   ts INTEGER NOT NULL, resource INTEGER NOT NULL, agent_id TEXT, reason INTEGER, lost_records INTEGER,
@@ -115,7 +115,10 @@ Status SqliteStore::Init() {
   CUSTOS_RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys=OFF"));
   CUSTOS_RETURN_IF_ERROR(db_->Exec(kSchema));
   // Columns added after a table first shipped: added in place to older files.
-  static const std::array<std::array<const char*, 3>, 1> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"}}};
+  static const std::array<std::array<const char*, 3>, 4> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"},
+                                                                            {"access_events", "verdict", "TEXT"},
+                                                                            {"access_events", "violations", "TEXT"},
+                                                                            {"access_events", "policy_version", "TEXT"}}};
   for (const auto& [table, column, type] : kAddedColumns) {
     CUSTOS_ASSIGN_OR_RETURN(auto info, db_->Prepare(std::string("SELECT count(*) FROM pragma_table_info('") + table +
                                                     "') WHERE name = '" + column + "'"));
@@ -147,7 +150,9 @@ Status SqliteStore::Init() {
       {"span", "INSERT INTO spans VALUES(?,?,?,?,?,?,?,?,?,?,?)"},
       {"gpu_sample", "INSERT INTO gpu_samples VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {"gpu_event", "INSERT INTO gpu_events VALUES(?,?,?,?,?,?,?)"},
-      {"access", "INSERT INTO access_events VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {"access", "INSERT INTO access_events(ts, resource, uid, user, principal_unit, service_identity, pid, "
+                 "executable, action, object, dataset_id, classification, dataset_home_region, outcome, bytes, count, "
+                 "source) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {"gap", "INSERT INTO gaps VALUES(?,?,?,?,?,?,?,?,?,?,?)"},
   }};
   for (const auto& [name, sql] : statements) {
@@ -383,6 +388,7 @@ Status SqliteStore::CommitOne(const IngestedBatch& b, CommitOutcome* outcome) {
     uint32_t ref = ResourceRefOf(rec);
     int64_t res = ref < resource_ids.size() ? resource_ids[ref] : 0;
     CUSTOS_RETURN_IF_ERROR(InsertRecord(rec, res, b));
+    if (rec.has_access() && access_rowids_ != nullptr) access_rowids_->push_back(sqlite3_last_insert_rowid(db_->raw()));
   }
   *outcome = CommitOutcome::kStored;
   return UpsertAgent(b, batch.records_size(), true);
@@ -392,7 +398,12 @@ Result<std::vector<CommitOutcome>> SqliteStore::Commit(const std::vector<const I
   std::vector<CommitOutcome> outcomes(batches.size(), CommitOutcome::kStored);
   CUSTOS_RETURN_IF_ERROR(stmts_["begin"]->Exec());
   Status s;
-  for (size_t i = 0; i < batches.size() && s.ok(); ++i) s = CommitOne(*batches[i], &outcomes[i]);
+  access_rowids_by_batch_.assign(batches.size(), {});
+  for (size_t i = 0; i < batches.size() && s.ok(); ++i) {
+    access_rowids_ = &access_rowids_by_batch_[i];
+    s = CommitOne(*batches[i], &outcomes[i]);
+  }
+  access_rowids_ = nullptr;
   if (s.ok() && commit_hook_) s = commit_hook_(batches, outcomes);
   if (s.ok()) s = stmts_["commit"]->Exec();
   if (!s.ok()) {

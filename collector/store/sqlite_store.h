@@ -43,6 +43,9 @@ class SqliteStore final : public Store {
   }
   // The writer connection, for components that must share its transactions.
   Db& writer_db() { return *db_; }
+  // Inside the commit hook: the rowids of batch `i`'s access events, in
+  // record order (so a later stage can annotate them in the same transaction).
+  const std::vector<int64_t>& access_rowids(size_t i) const { return access_rowids_by_batch_.at(i); }
 
   // Store
   Result<std::vector<CommitOutcome>> Commit(const std::vector<const IngestedBatch*>& batches) override;
@@ -66,6 +69,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<Db> db_;
   std::map<std::string, std::unique_ptr<Statement>> stmts_;
   std::map<std::string, int64_t> resource_ids_;  // fingerprint -> id
+  std::vector<std::vector<int64_t>> access_rowids_by_batch_;  // of the running Commit()
+  std::vector<int64_t>* access_rowids_ = nullptr;             // the batch being written
 
   std::mutex read_mu_;
   std::unique_ptr<Db> read_db_;  // guarded by read_mu_
