@@ -30,22 +30,15 @@ std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& b, co
                    {"source", a.source()}};
       // The policy's verdict goes into the log with the event it judges.
       if (verdict) {
-        auto join = [](const std::vector<std::string>& v) {
-          std::string s;
-          for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-          return s;
-        };
         e.details["verdict"] = verdict->decision;
-        e.details["violations"] = join(verdict->violations);
-        e.details["decided_by"] = join(verdict->rules);
+        e.details["violations"] = JoinComma(verdict->violations);
+        e.details["decided_by"] = JoinComma(verdict->rules);
         e.details["policy_version"] = policy_version;
         if (!verdict->error.empty()) e.details["verdict_error"] = verdict->error;
       }
       // Who and which path are personal data: they live in the erasable payload.
       const v1::Principal& p = a.principal();
-      e.subject = !p.user().empty()               ? "user:" + p.user()
-                  : !p.service_identity().empty() ? "service:" + p.service_identity()
-                                                  : "uid:" + std::to_string(p.uid());
+      e.subject = AccessSubject(p);
       e.personal = nlohmann::json{{"object", a.object()},
                                   {"uid", p.uid()},
                                   {"user", p.user()},
@@ -110,9 +103,7 @@ Status AuditFeed::StoreVerdicts(size_t batch, const std::vector<AccessVerdict>& 
                                                          "policy_version = ?3 WHERE rowid = ?4"));
   }
   for (size_t k = 0; k < verdicts.size(); ++k) {
-    std::string violations;
-    for (const auto& v : verdicts[k].violations) violations += (violations.empty() ? "" : ",") + v;
-    if (!verdicts[k].error.empty()) violations = verdicts[k].error;
+    const std::string violations = verdicts[k].error.empty() ? JoinComma(verdicts[k].violations) : verdicts[k].error;
     update_verdict_->Bind(1, verdicts[k].decision);
     update_verdict_->Bind(2, violations);
     update_verdict_->Bind(3, version);

@@ -19,13 +19,19 @@ policy::Action ActionOf(v1::AccessEvent::Action a) {
   return n > 0 && n < policy::kActionCount ? static_cast<policy::Action>(n) : policy::Action::kUnspecified;
 }
 
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
+}  // namespace
+
+std::string AccessSubject(const v1::Principal& p) {
+  return !p.user().empty()               ? "user:" + p.user()
+         : !p.service_identity().empty() ? "service:" + p.service_identity()
+                                         : "uid:" + std::to_string(p.uid());
 }
 
-}  // namespace
+std::string JoinComma(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
 
 PolicyEngine::PolicyEngine(std::vector<std::string> paths, MetricsRegistry& m)
     : paths_(std::move(paths)),
@@ -58,24 +64,14 @@ std::shared_ptr<const policy::Policy> PolicyEngine::current() const {
 
 std::string PolicyEngine::Fingerprint() const {
   std::string out;
-  for (const auto& path : paths_) {
-    std::vector<std::string> files = {path};
-    if (auto listing = ListDir(path); listing.ok()) {
-      files.clear();
-      for (const auto& name : *listing) {
-        if (name.ends_with(".policy")) files.push_back(path + "/" + name);
-      }
-      std::sort(files.begin(), files.end());
+  for (const auto& f : policy::PolicyFilePaths(paths_)) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) {
+      out += f + ":missing;";
+      continue;
     }
-    for (const auto& f : files) {
-      struct stat st {};
-      if (::stat(f.c_str(), &st) != 0) {
-        out += f + ":missing;";
-        continue;
-      }
-      out += f + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-             std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino) + ";";
-    }
+    out += f + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino) + ";";
   }
   return out;
 }
@@ -175,7 +171,6 @@ void PolicyEngine::Evaluate(const store::IngestedBatch& b, BatchEvaluation& out)
         av.classification = p->datasets[static_cast<size_t>(v.dataset)].classification;
       }
       if (v.error) av.error = v.error;
-      if (v.decision != policy::Decision::kAllow) av.explanation = policy::Explain(*p, req, v);
       (v.decision == policy::Decision::kAllow  ? decisions_allow_
        : v.decision == policy::Decision::kDeny ? decisions_deny_
                                                : decisions_error_)
@@ -205,8 +200,8 @@ void PolicyEngine::Evaluate(const store::IngestedBatch& b, BatchEvaluation& out)
                                                                       : "uid " + std::to_string(a.principal().uid());
         alert.message = who + " " + std::string(policy::ActionName(req.action)) + " " +
                         (av.dataset.empty() ? a.object() : av.dataset) + " on " + res.hostname() + " (" +
-                        res.region() + "): " + (av.error.empty() ? Join(av.violations) : av.error);
-        alert.labels = {{"verdict", av.decision}, {"violations", Join(av.violations)}};
+                        res.region() + "): " + (av.error.empty() ? JoinComma(av.violations) : av.error);
+        alert.labels = {{"verdict", av.decision}, {"violations", JoinComma(av.violations)}};
         if (!av.dataset.empty()) alert.labels.emplace_back("dataset", av.dataset);
         alert.kind = "access";
         alert.time_unix_nano = req.time_unix_nano;
@@ -215,10 +210,7 @@ void PolicyEngine::Evaluate(const store::IngestedBatch& b, BatchEvaluation& out)
       }
       out.access.push_back(std::move(av));
       rules_->Evaluate(r.kind_case(), view, out.alerts);
-      const v1::Principal& pr = a.principal();
-      std::string subject = !pr.user().empty()               ? "user:" + pr.user()
-                            : !pr.service_identity().empty() ? "service:" + pr.service_identity()
-                                                             : "uid:" + std::to_string(pr.uid());
+      const std::string subject = AccessSubject(a.principal());
       for (size_t k = alerts_before; k < out.alerts.size(); ++k) out.alerts[k].subject = subject;
     } else if (rules_->Wants(r.kind_case())) {
       const google::protobuf::Message* m = nullptr;

@@ -32,8 +32,13 @@ struct AccessVerdict {
   std::vector<std::string> rules;       // deciding grants and residencies
   std::string dataset, classification;  // from the policy ("" when unmapped)
   std::string error;                    // decision == error
-  std::vector<std::string> explanation;
 };
+
+// Whom an access is about, as the audit log names the erasable subject:
+// "user:NAME", "service:ID" or "uid:N".
+std::string AccessSubject(const v1::Principal& principal);
+// "a,b,c".
+std::string JoinComma(const std::vector<std::string>& items);
 
 struct BatchEvaluation {
   std::vector<AccessVerdict> access;   // one per access event, in record order

@@ -114,11 +114,9 @@ class Checker {
     bool unknown = false;
     for (const auto& a : d.attributes) {
       if (std::find(allowed.begin(), allowed.end(), a.key) == allowed.end()) {
-        std::string hint = DidYouMean("", a.key, allowed);
-        if (hint.empty()) {
-          hint = "a " + DeclName(d) + " has:";
-          for (const auto& k : allowed) hint += " " + k;
-        }
+        std::string all = "a " + DeclName(d) + " has:";
+        for (const auto& k : allowed) all += " " + k;
+        std::string hint = DidYouMeanOr("", a.key, allowed, all);
         diags_.Error(a.pos, "unknown attribute '" + a.key + "' of " + DeclName(d) + " '" + d.name + "'", hint);
         unknown = true;
         continue;
@@ -219,9 +217,9 @@ class Checker {
       } else {
         std::vector<std::string> names = policy_->regions;
         for (const auto& [name, members] : policy_->region_sets) names.push_back(name);
-        std::string hint = DidYouMean("region", v->text, names);
-        if (hint.empty()) hint = "declare it in a region set: regions NAME = [" + v->text + ", ...]";
-        diags_.Error(v->pos, "unknown region '" + v->text + "'", hint);
+        diags_.Error(v->pos, "unknown region '" + v->text + "'",
+                     DidYouMeanOr("region", v->text, names,
+                                  "declare it in a region set: regions NAME = [" + v->text + ", ...]"));
         ok = false;
       }
     }
@@ -251,9 +249,7 @@ class Checker {
     auto it = std::find(all.begin(), all.end(), v.text);
     if (it != all.end()) return static_cast<int>(it - all.begin());
     diags_.Error(v.pos, "unknown classification '" + v.text + "'",
-                 DidYouMean("classification", v.text, all).empty()
-                     ? "declare it: classification " + v.text
-                     : DidYouMean("classification", v.text, all));
+                 DidYouMeanOr("classification", v.text, all, "declare it: classification " + v.text));
     return -1;
   }
 
@@ -407,9 +403,9 @@ class Checker {
       tr.basis = t.basis;
       tr.note = t.note;
       if (std::find(kTransferBases.begin(), kTransferBases.end(), t.basis) == kTransferBases.end()) {
-        std::string hint = DidYouMean("basis", t.basis, kTransferBases);
         diags_.Error(t.basis_pos, "unknown transfer basis '" + t.basis + "'",
-                     hint.empty() ? "one of: adequacy, scc, bcr, derogation, consent (GDPR Art. 45, 46, 49)" : hint);
+                     DidYouMeanOr("basis", t.basis, kTransferBases,
+                                  "one of: adequacy, scc, bcr, derogation, consent (GDPR Art. 45, 46, 49)"));
       }
       if (tr.region >= 0 && r.regions.Has(static_cast<size_t>(tr.region))) {
         diags_.Warning(t.pos, "region '" + t.region.text + "' is already allowed for " + d.name + "; the transfer is never used");
@@ -524,9 +520,8 @@ class Checker {
       kind = Schema::Get().FindKind(a->value.text);
       if (kind == nullptr || a->value.kind != Value::Kind::kIdent) {
         diags_.Error(a->value.pos, "unknown record kind '" + a->value.text + "'",
-                     DidYouMean("", a->value.text, Schema::Get().KindNames()).empty()
-                         ? "records are: log, metric, span, gpu_sample, gpu_event, access, gap"
-                         : DidYouMean("", a->value.text, Schema::Get().KindNames()));
+                     DidYouMeanOr("", a->value.text, Schema::Get().KindNames(),
+                                  "records are: log, metric, span, gpu_sample, gpu_event, access, gap"));
       } else {
         r.kind = kind->name;
         r.kind_number = kind->oneof_number;
@@ -535,7 +530,8 @@ class Checker {
     if (const Attribute* a = attrs["severity"]) {
       r.severity = a->value.text;
       if (std::find(kSeverities.begin(), kSeverities.end(), r.severity) == kSeverities.end()) {
-        diags_.Error(a->value.pos, "unknown severity '" + r.severity + "'", DidYouMean("severity", r.severity, kSeverities).empty() ? "one of: info, warning, error, critical" : DidYouMean("severity", r.severity, kSeverities));
+        diags_.Error(a->value.pos, "unknown severity '" + r.severity + "'",
+                     DidYouMeanOr("severity", r.severity, kSeverities, "one of: info, warning, error, critical"));
       }
     }
     if (const Attribute* a = attrs["at_least"]) {
@@ -721,21 +717,26 @@ CompileResult Compile(std::vector<SourceFile> files, const CompileOptions& optio
   return out;
 }
 
-Result<std::vector<SourceFile>> ReadPolicyFiles(const std::vector<std::string>& paths) {
-  std::vector<SourceFile> out;
+std::vector<std::string> PolicyFilePaths(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
   for (const auto& path : paths) {
     auto listing = ListDir(path);
-    if (listing.ok()) {
-      std::vector<std::string> names = *listing;
-      std::sort(names.begin(), names.end());
-      for (const auto& name : names) {
-        if (!name.ends_with(".policy")) continue;
-        std::string full = path + (path.ends_with("/") ? "" : "/") + name;
-        CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadFile(full));
-        out.push_back({full, std::move(text)});
-      }
+    if (!listing.ok()) {
+      out.push_back(path);  // a file (or nothing: reading it says so)
       continue;
     }
+    std::vector<std::string> names = *listing;
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      if (name.ends_with(".policy")) out.push_back(path + (path.ends_with("/") ? "" : "/") + name);
+    }
+  }
+  return out;
+}
+
+Result<std::vector<SourceFile>> ReadPolicyFiles(const std::vector<std::string>& paths) {
+  std::vector<SourceFile> out;
+  for (const auto& path : PolicyFilePaths(paths)) {
     auto text = ReadFile(path);
     if (!text.ok()) return text.status().WithContext("reading policy " + path);
     out.push_back({path, std::move(*text)});

@@ -40,6 +40,8 @@ CompileResult Compile(std::vector<SourceFile> files, const CompileOptions& optio
 // Reads policy files: each path is a file, or a directory whose *.policy
 // files are read in name order (not recursively).
 Result<std::vector<SourceFile>> ReadPolicyFiles(const std::vector<std::string>& paths);
+// The files ReadPolicyFiles() reads, in that order, without reading them.
+std::vector<std::string> PolicyFilePaths(const std::vector<std::string>& paths);
 
 // The built-in classifications; a policy may declare more.
 const std::vector<std::string>& BuiltinClassifications();

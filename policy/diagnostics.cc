@@ -104,4 +104,10 @@ std::string DidYouMean(std::string_view kind, std::string_view word,
   return "did you mean " + std::string(kind) + (kind.empty() ? "" : " ") + "'" + best + "'?";
 }
 
+std::string DidYouMeanOr(std::string_view kind, std::string_view word, const std::vector<std::string>& candidates,
+                         std::string fallback) {
+  std::string hint = DidYouMean(kind, word, candidates);
+  return hint.empty() ? fallback : hint;
+}
+
 }  // namespace custos::policy

@@ -68,5 +68,8 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
 // "did you mean KIND 'X'?" for the closest candidate, or "".
 std::string DidYouMean(std::string_view kind, std::string_view word,
                        const std::vector<std::string>& candidates);
+// DidYouMean(), or `fallback` when no candidate is close.
+std::string DidYouMeanOr(std::string_view kind, std::string_view word, const std::vector<std::string>& candidates,
+                         std::string fallback);
 
 }  // namespace custos::policy

@@ -119,9 +119,9 @@ class Parser {
     }
     if (!known) {
       Fail(kw, "unknown declaration '" + kw.text + "'",
-           DidYouMean("", kw.text, kDeclKeywords).empty()
-               ? "a policy file declares regions, classification, dataset, principal, group, grant, residency, rule and test"
-               : DidYouMean("", kw.text, kDeclKeywords));
+           DidYouMeanOr("", kw.text, kDeclKeywords,
+                        "a policy file declares regions, classification, dataset, principal, group, grant, residency, "
+                        "rule and test"));
     }
     d.pos = Next().pos;
     const Token& name = Peek();

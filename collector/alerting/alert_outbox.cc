@@ -248,18 +248,19 @@ int64_t AlertOutbox::DeliverDue(store::Db& db) {
   const int64_t now = Clock::Real().NowUnixNanos();
   struct Row {
     int64_t id, attempts;
-    std::string alert;
+    std::string alert, fingerprint;
   };
   std::map<std::pair<std::string, std::string>, std::vector<Row>> due;  // (kind, url) -> rows
   {
-    auto select = db.Prepare("SELECT id, target_kind, target_url, alert, attempts FROM alert_outbox "
+    auto select = db.Prepare("SELECT id, target_kind, target_url, alert, attempts, fingerprint FROM alert_outbox "
                              "WHERE next_attempt <= ?1 ORDER BY id LIMIT 1000");
     if (!select.ok()) return 0;
     (*select)->Bind(1, now);
     while (true) {
       auto row = (*select)->Step();
       if (!row.ok() || !*row) break;
-      due[{(*select)->Text(1), (*select)->Text(2)}].push_back({(*select)->Int(0), (*select)->Int(4), (*select)->Text(3)});
+      due[{(*select)->Text(1), (*select)->Text(2)}].push_back(
+          {(*select)->Int(0), (*select)->Int(4), (*select)->Text(3), (*select)->Text(5)});
     }
   }
   for (auto& [key, rows] : due) {
@@ -272,9 +273,7 @@ int64_t AlertOutbox::DeliverDue(store::Db& db) {
         nlohmann::json a = nlohmann::json::parse(rows[i].alert, nullptr, false);
         if (target.kind == AlertTarget::Kind::kWebhook && a.is_object()) {
           a["status"] = "firing";
-          std::string canonical;
-          for (auto& [k, v] : a["labels"].items()) canonical += k + "=" + v.get<std::string>() + "\n";
-          a["fingerprint"] = HexSha256(canonical).substr(0, 16);
+          a["fingerprint"] = rows[i].fingerprint;
         }
         alerts.push_back(std::move(a));
       }
