@@ -22,5 +22,9 @@ int RunSilence(const Args& args);
 int RunAudit(const Args& args);
 // policy check | test | explain | diff | unused
 int RunPolicy(const Args& args);
+// rca INCIDENT | --at T: root-cause analysis from the store file
+int RunRca(const Args& args);
+// incidents [--all]: grouped alerts with their likely cause
+int RunIncidents(const Args& args);
 
 }  // namespace custos::ctl

@@ -18,6 +18,8 @@ constexpr const char* kUsage =
     "  query     [--kind K] [--node N] ...    latest records (custosctl query --help)\n"
     "  alerts    [--rule R] [--since T]       alerts raised by policy rules and violations\n"
     "  silence   add|list|expire              mute matching alerts for a while (audited)\n"
+    "  incidents [--all] [--db PATH]          alerts grouped into incidents, with their likely cause\n"
+    "  rca       INCIDENT | --at T            what most likely caused an incident, with evidence\n"
     "policy:\n"
     "  policy check [--strict] PATH...        check policy files: errors and warnings with file:line:col\n"
     "  policy test [--now T] PATH...          run the policy's test blocks\n"
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
   if (cmd == "query") return custos::ctl::RunQuery(args);
   if (cmd == "alerts") return custos::ctl::RunAlerts(args);
   if (cmd == "silence") return custos::ctl::RunSilence(args);
+  if (cmd == "rca") return custos::ctl::RunRca(args);
+  if (cmd == "incidents") return custos::ctl::RunIncidents(args);
   if (cmd == "audit") return custos::ctl::RunAudit(args);
   if (cmd == "policy") return custos::ctl::RunPolicy(args);
   std::fprintf(stderr, "custosctl: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);

@@ -1,0 +1,83 @@
+// Scores every series of a frame around an onset and ranks the entities.
+//
+// A series' score is a robust z of its values after the onset against its
+// reference values: z = (x − median) / scale with
+// scale = max(IQR/1.349, 1.4826·MAD, floor), the floor depending on the kind
+// of series (a count's Poisson noise, 2 % of a share, 10 % of a latency, …),
+// taken one-sided where only one direction means trouble (latency up,
+// success rate down). The series' score is the k-th largest z over the post
+// buckets (k = 2: a one-minute spike is not a cause).
+//
+// Per-edge series (response and request gaps, client-observed latency, edge
+// metrics) are attributed to both ends: an entity's score for an edge kind is
+// Σ max(0, z) / (its edges of that kind + 1), because a slow service makes all
+// of its edges anomalous while a healthy neighbour shares one edge with it.
+// A second pass explains away: each edge's z is split between its two ends
+// in proportion to their first-pass scores, so a leaf whose only edge leads
+// to the culprit no longer scores half of that edge.
+//
+// Entities rank by their best series, then their 2nd and 3rd best, then
+// name; where two adjacent entities score the same and the second is a
+// callee of the first, the callee goes first (failures propagate upstream).
+// bench/rca/prototype/FINDINGS.md records how each choice was made.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collector/rca/series_frame.h"
+#include "collector/rca/trace_features.h"
+
+namespace custos::rca {
+
+struct Window {
+  int first = 0, last = 0;  // buckets, inclusive
+};
+
+enum class ReferenceMode {
+  kAround,  // every bucket with data of the source except the incident's (after-the-fact analysis)
+  kBefore,  // only buckets before the incident (what is known at the onset)
+};
+
+struct ScoringOptions {
+  Window metric_post{1, 4};    // metric samples summarise the minute before them
+  int metric_reference = 60;   // the last 60 metric buckets before the onset
+  Window trace_post{0, 2};     // traces, logs and events
+  Window reference_exclude{-2, 5};
+  ReferenceMode reference = ReferenceMode::kAround;
+  int min_reference = 5;       // values needed to score a series
+  int k = 2;                   // series score = k-th largest post z
+  bool edge_explaining_away = true;  // split each edge by its ends' pass-1 scores
+};
+
+struct SeriesScore {
+  SeriesId id = 0;
+  std::string entity, name;  // name "X|<kind>" for an edge attribution
+  double score = 0;
+  double median = 0, scale = 0;
+  std::vector<std::pair<int, double>> post;  // (bucket, value)
+  std::vector<std::string> edges;            // for X|: "caller→callee z=…", best first
+};
+
+struct EntityScore {
+  std::string entity;
+  double score = 0;
+  std::vector<SeriesScore> series;  // best first
+};
+
+// Scores the series (edges attributed) of `frame`.
+std::vector<SeriesScore> ScoreSeries(const SeriesFrame& frame, const ScoringOptions& options);
+
+// Ranks entities; `graph` is the call graph of the incident's buckets.
+std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const CallGraph& graph);
+
+// The k-th largest robust z of `post` against `reference` for a series
+// `name` (exposed for tests and the baseline).
+double RobustScore(const std::string& name, std::vector<double> reference, const std::vector<double>& post, int k,
+                   double* median = nullptr, double* scale = nullptr);
+
+// The series names that are not used for ranking (client-side latency
+// measures the callee; node-wide metrics belong to no service).
+bool ExcludedSeries(const std::string& name);
+
+}  // namespace custos::rca
