@@ -91,6 +91,37 @@ audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::stri
   return e;
 }
 
+audit::AuditEntry AuditEntryForIncident(const IncidentEvent& event, int64_t now) {
+  audit::AuditEntry e;
+  e.time_unix_nanos = now;
+  e.kind = "incident";
+  e.actor = "collector";
+  e.object = "incident:" + std::to_string(event.id);
+  e.outcome = "ok";
+  e.details["title"] = event.title.substr(0, 300);
+  switch (event.kind) {
+    case IncidentEvent::Kind::kOpened:
+      e.action = "open";
+      break;
+    case IncidentEvent::Kind::kResolved:
+      e.action = "resolve";
+      break;
+    case IncidentEvent::Kind::kAnalysed: {
+      e.action = "analyse";
+      const auto& candidates = event.details.value("candidates", nlohmann::json::array());
+      for (size_t i = 0; i < candidates.size() && i < 3; ++i) {
+        e.details["candidate." + std::to_string(i + 1)] =
+            candidates[i].value("entity", "") + " " + candidates[i].value("indicator", "");
+      }
+      e.details["entities_scored"] = std::to_string(event.details.value("entities_scored", 0));
+      return e;
+    }
+  }
+  for (auto it = event.details.begin(); it != event.details.end(); ++it)
+    e.details[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+  return e;
+}
+
 Status AuditFeed::StoreVerdicts(size_t batch, const std::vector<AccessVerdict>& verdicts, const std::string& version) {
   if (verdicts.empty()) return Status::Ok();
   const std::vector<int64_t>& rowids = store_.access_rowids(batch);
@@ -124,7 +155,8 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
   if (!insert_alert_) {
     CUSTOS_ASSIGN_OR_RETURN(insert_alert_,
                             db_.Prepare("INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, "
-                                        "count, policy_version, alert_node, suppressed_by) VALUES(?,0,?,?,?,?,?,?,?,?,?)"));
+                                        "count, policy_version, alert_node, suppressed_by, incident) "
+                                        "VALUES(?,0,?,?,?,?,?,?,?,?,?,?)"));
   }
   for (size_t i = 0; i < alerts.size(); ++i) {
     const policy::Alert& a = alerts[i];
@@ -150,9 +182,19 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
     } else {
       insert_alert_->BindNull(10);
     }
+    std::vector<IncidentEvent> opened;
+    int64_t incident = 0;
+    if (incidents_) {
+      CUSTOS_ASSIGN_OR_RETURN(incident, incidents_->OnAlert(db_, a, opened));
+      insert_alert_->Bind(11, incident);
+    } else {
+      insert_alert_->BindNull(11);
+    }
     CUSTOS_RETURN_IF_ERROR(insert_alert_->Exec());
     entries.push_back(AuditEntryForAlert(a, node));
     if (!suppressed_by.empty()) entries.back().details["suppressed_by"] = suppressed_by;
+    if (incident != 0) entries.back().details["incident"] = std::to_string(incident);
+    for (const IncidentEvent& e : opened) entries.push_back(AuditEntryForIncident(e, a.time_unix_nano));
   }
   return Status::Ok();
 }

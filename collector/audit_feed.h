@@ -12,6 +12,7 @@
 
 #include "collector/audit/audit_log.h"
 #include "collector/alerting/alert_outbox.h"
+#include "collector/incidents/incident_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/store/sqlite_db.h"
 #include "collector/store/sqlite_store.h"
@@ -26,6 +27,9 @@ class AuditFeed {
   // delivery (when not null), in the same transaction.
   AuditFeed(audit::AuditLog& log, store::SqliteStore& store, PolicyEngine* policy, AlertOutbox* outbox)
       : log_(log), store_(store), db_(store.writer_db()), policy_(policy), outbox_(outbox) {}
+
+  // Alerts join incidents (may be null: no incidents).
+  void SetIncidents(IncidentTracker* incidents) { incidents_ = incidents; }
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
@@ -50,6 +54,7 @@ class AuditFeed {
   store::Db& db_;
   PolicyEngine* policy_;
   AlertOutbox* outbox_;
+  IncidentTracker* incidents_ = nullptr;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
   std::vector<policy::Alert> pending_alerts_;  // guarded by mu_
@@ -67,5 +72,8 @@ std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& batch
 
 // The audit entry of an alert.
 audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::string& node);
+
+// The audit entry of an incident opened, resolved or analysed.
+audit::AuditEntry AuditEntryForIncident(const IncidentEvent& event, int64_t now_unix_nanos);
 
 }  // namespace custos::collector

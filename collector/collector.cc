@@ -55,6 +55,12 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
     inhibits.push_back({i.StringList("source"), i.StringList("target"), i.StringList("equal")});
   }
 
+  ConfigSection incidents = file.Section("incidents");
+  c.incidents.group_window_nanos = incidents.Duration("group_window", c.incidents.group_window_nanos);
+  c.incidents.resolve_after_nanos = incidents.Duration("resolve_after", c.incidents.resolve_after_nanos);
+  c.incidents.rca_delay_nanos = incidents.Duration("rca_delay", c.incidents.rca_delay_nanos);
+  c.incidents.max_open = static_cast<size_t>(incidents.Int("max_open", 1000, 1, 1'000'000));
+
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
   std::string listen = api.String("listen", "127.0.0.1:7080");
@@ -140,6 +146,23 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   CUSTOS_ASSIGN_OR_RETURN(c->silences_, Silences::Open(config.store.path));
   c->outbox_->SetSilences(c->silences_.get());
   c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, *c->store_, c->policy_.get(), c->outbox_.get());
+  CUSTOS_RETURN_IF_ERROR(CreateIncidentTables(c->store_->writer_db()));
+  // The analysis runs on the tracker's thread, with its own read-only
+  // connection to the store.
+  auto rca_db = std::make_shared<std::unique_ptr<store::Db>>();
+  std::string store_path = config.store.path;
+  c->incidents_ = std::make_unique<IncidentTracker>(
+      config.incidents,
+      [rca_db, store_path](int64_t onset) -> Result<rca::RcaReport> {
+        if (!*rca_db) {
+          CUSTOS_ASSIGN_OR_RETURN(*rca_db, store::Db::Open(store_path, false, /*read_only=*/true));
+        }
+        rca::AnalyzeOptions options;
+        options.load.onset_unix_nanos = onset;
+        return rca::Analyze(**rca_db, options);
+      },
+      c->metrics_);
+  c->audit_feed_->SetIncidents(c->incidents_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();
@@ -164,6 +187,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     if (!s.ok()) log::Error("audit", "signing a checkpoint failed", {{"error", s.ToString()}});
     raw->RunEraseRequests();
     raw->ReloadPolicyIfAsked();
+    raw->RunIncidents();
   });
   c->ingest_->SetOnRefusal([feed](const std::string& node, const std::string& reason, const std::string& detail) {
     feed->Post({.kind = "refusal", .actor = node.empty() ? "unknown" : "node:" + node, .action = "send_batch",
@@ -222,6 +246,28 @@ void Collector::RunEraseRequests() {
   }
 }
 
+void Collector::RunIncidents() {
+  const int64_t now = Clock::Real().NowUnixNanos();
+  std::vector<IncidentEvent> events;
+  store::Db& db = store_->writer_db();
+  Status s = incidents_->Tick(db, now, events);
+  if (!s.ok()) log::Error("incidents", "updating incidents failed; retrying", {{"error", s.ToString()}});
+  bool queued = false;
+  for (const IncidentEvent& e : events) {
+    audit_feed_->Post(AuditEntryForIncident(e, now));
+    if (e.kind == IncidentEvent::Kind::kAnalysed) {
+      log::Info("incidents", "analysed", {{"incident", std::to_string(e.id)}, {"top", e.title}});
+    }
+    // The incident's alerts again, with the analysis in their annotations.
+    for (const auto& [alert, node] : e.alerts) {
+      auto r = outbox_->Enqueue(db, alert, node, /*update=*/true);
+      if (!r.ok()) log::Error("incidents", "queueing an annotated alert failed", {{"error", r.status().ToString()}});
+      queued = queued || (r.ok() && r->empty());
+    }
+  }
+  if (queued) outbox_->Notify();
+}
+
 void Collector::ReloadPolicyIfAsked() {
   if (!policy_) return;
   auto outcome = policy_->MaybeReload(Clock::Real().MonotonicNanos());
@@ -264,6 +310,7 @@ Status Collector::Start() {
   }
   CUSTOS_RETURN_IF_ERROR(audit_->Tick(/*force=*/true));
   CUSTOS_RETURN_IF_ERROR(outbox_->Start());
+  incidents_->Start();
   CUSTOS_RETURN_IF_ERROR(ingest_->Start());
   if (api_) CUSTOS_RETURN_IF_ERROR(api_->Start());
   started_ = true;
@@ -278,6 +325,7 @@ void Collector::Stop() {
   if (api_) api_->Stop();
   ingest_->Stop();
   outbox_->Stop();  // what it has not delivered stays in the outbox for the next start
+  incidents_->Stop();  // an analysis not stored yet runs again at the next start
   // The writer thread has stopped: finish queued erasures, append what is
   // still posted, then the stop.
   RunEraseRequests();

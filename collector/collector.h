@@ -15,6 +15,7 @@
 #include "collector/audit/audit_log.h"
 #include "collector/alerting/alert_outbox.h"
 #include "collector/audit_feed.h"
+#include "collector/incidents/incident_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/ingest/allow_list.h"
 #include "collector/ingest/ingest_server.h"
@@ -40,6 +41,8 @@ struct CollectorConfig {
   std::vector<std::string> policy_paths;
   // [alerting]: where alerts are delivered (none: stored and audited only).
   AlertingOptions alerting;
+  // [incidents]: grouping, resolution and root-cause analysis of alerts.
+  IncidentOptions incidents;
 };
 
 Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
@@ -65,6 +68,7 @@ class Collector {
   explicit Collector(CollectorConfig config) : config_(std::move(config)) {}
   void RunEraseRequests();  // writer thread
   void ReloadPolicyIfAsked();  // writer thread
+  void RunIncidents();         // writer thread
 
   CollectorConfig config_;
   MetricsRegistry metrics_;
@@ -74,6 +78,7 @@ class Collector {
   std::unique_ptr<AlertOutbox> outbox_;
   std::unique_ptr<Silences> silences_;
   std::unique_ptr<AuditFeed> audit_feed_;
+  std::unique_ptr<IncidentTracker> incidents_;
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {
     std::string subject, actor;

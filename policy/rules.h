@@ -37,6 +37,9 @@ struct Alert {
   uint64_t count = 1;        // records that made a threshold rule fire
   std::string policy_version;
   std::string subject;       // whom the alert is about ("user:alice"), for erasure; may be empty
+  // Added to the delivered alert's annotations (the incident and its
+  // root-cause analysis); not part of its identity (labels).
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 
 class RuleEngine {

@@ -71,6 +71,7 @@ AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, 
                       {"record_kind", a.kind},
                       {"count", std::to_string(a.count)},
                       {"policy_version", a.policy_version}};
+  for (const auto& [k, v] : a.annotations) j["annotations"][k] = v;
   const int64_t now = Clock::Real().NowUnixNanos();
   j["startsAt"] = FormatUtc(a.time_unix_nano > 0 ? a.time_unix_nano : now, 3);
   j["endsAt"] = FormatUtc(std::max(now, a.time_unix_nano) + options.resolve_after_nanos, 3);
@@ -97,7 +98,8 @@ AlertOutbox::AlertOutbox(std::string db_path, AlertingOptions options, MetricsRe
 
 AlertOutbox::~AlertOutbox() { Stop(); }
 
-Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node) {
+Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node,
+                                         bool update) {
   const int64_t now = Clock::Real().NowUnixNanos();
   const std::map<std::string, std::string> labels = AlertLabels(alert, node);
   auto all = [&](const std::vector<Matcher>& ms) {
@@ -140,7 +142,7 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
   if (options_.targets.empty()) return std::string();
   AlertPayload p = BuildAlertPayload(alert, node, options_);
   if (auto it = last_queued_.find(p.fingerprint);
-      it != last_queued_.end() && now - it->second < options_.repeat_interval_nanos) {
+      !update && it != last_queued_.end() && now - it->second < options_.repeat_interval_nanos) {
     repeats_.Increment();
     return std::string();
   }

@@ -90,7 +90,10 @@ class AlertOutbox {
 
   // Writer thread, inside the transaction that stores the alert. Returns
   // what kept it from being sent ("silence:ID", "inhibited:RULE"), or "".
-  Result<std::string> Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node);
+  // An `update` (the same alert with new annotations: its incident's
+  // analysis) is sent even within repeat_interval.
+  Result<std::string> Enqueue(store::Db& db, const policy::Alert& alert, const std::string& node,
+                              bool update = false);
   // Silences to honour (may be null); set before Start().
   void SetSilences(const Silences* silences) { silences_ = silences; }
   // After the transaction commits: wakes the delivery thread.

@@ -115,7 +115,8 @@ Status SqliteStore::Init() {
   CUSTOS_RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys=OFF"));
   CUSTOS_RETURN_IF_ERROR(db_->Exec(kSchema));
   // Columns added after a table first shipped: added in place to older files.
-  static const std::array<std::array<const char*, 3>, 4> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"},
+  static const std::array<std::array<const char*, 3>, 5> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"},
+                                                                            {"alerts", "incident", "INTEGER"},
                                                                             {"access_events", "verdict", "TEXT"},
                                                                             {"access_events", "violations", "TEXT"},
                                                                             {"access_events", "policy_version", "TEXT"}}};
