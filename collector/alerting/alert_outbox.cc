@@ -154,6 +154,15 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
                                                 "next_attempt, created) VALUES(?,?,?,?,?,?)"));
     CUSTOS_ASSIGN_OR_RETURN(count_, db.Prepare("SELECT count(*) FROM alert_outbox"));
   }
+  if (update) {
+    // Rows of this alert still waiting are superseded: the newest
+    // annotations are the ones to deliver, and an older row sent after this
+    // one would overwrite them in Alertmanager.
+    CUSTOS_ASSIGN_OR_RETURN(auto drop, db.Prepare("DELETE FROM alert_outbox WHERE fingerprint = ?1"));
+    drop->Bind(1, p.fingerprint);
+    CUSTOS_RETURN_IF_ERROR(drop->Exec());
+    if (db.Changes() > 0) queued_rows_ = -1;  // count again
+  }
   if (queued_rows_ < 0 || queued_rows_ + static_cast<int64_t>(options_.targets.size()) > static_cast<int64_t>(options_.max_outbox)) {
     CUSTOS_ASSIGN_OR_RETURN(bool row, count_->Step());
     queued_rows_ = row ? count_->Int(0) : 0;
