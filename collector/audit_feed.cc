@@ -91,6 +91,23 @@ audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::stri
   return e;
 }
 
+audit::AuditEntry AuditEntryForDrift(const drift::DriftEvent& event) {
+  audit::AuditEntry e;
+  e.time_unix_nanos = event.window_end_unix_nanos;
+  e.kind = "drift";
+  e.actor = "collector";
+  e.action = event.kind == drift::DriftEventKind::kRaised ? "raise" : "resolve";
+  e.object = "stream:" + event.stream;
+  e.outcome = "ok";
+  const drift::DriftMeasures& m = event.measures;
+  e.details = {{"message", event.message.substr(0, 500)},
+               {"windows", std::to_string(event.windows)},
+               {"psi", std::to_string(m.psi)},
+               {"ks", std::to_string(m.ks_d)},
+               {"js_bits", std::to_string(m.js_bits)}};
+  return e;
+}
+
 audit::AuditEntry AuditEntryForIncident(const IncidentEvent& event, int64_t now) {
   audit::AuditEntry e;
   e.time_unix_nanos = now;
@@ -232,6 +249,13 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     std::vector<audit::AuditEntry> more = AuditEntriesFor(*batches[i], evaluation.access, version);
     entries.insert(entries.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     CUSTOS_RETURN_IF_ERROR(StoreAlerts(evaluation.alerts, evaluation.alert_nodes, entries));
+    if (drift_) {
+      drift::DriftOutput drifted;
+      drift_->Observe(batches[i]->batch, drifted);
+      for (const drift::DriftEvent& e : drifted.events) entries.push_back(AuditEntryForDrift(e));
+      CUSTOS_RETURN_IF_ERROR(
+          StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), batches[i]->agent_id), entries));
+    }
   }
   if (entries.empty()) return Status::Ok();
   return log_.AppendInTransaction(entries);

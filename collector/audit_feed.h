@@ -12,6 +12,7 @@
 
 #include "collector/audit/audit_log.h"
 #include "collector/alerting/alert_outbox.h"
+#include "collector/drift/drift_monitor.h"
 #include "collector/incidents/incident_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/store/sqlite_db.h"
@@ -30,6 +31,8 @@ class AuditFeed {
 
   // Alerts join incidents (may be null: no incidents).
   void SetIncidents(IncidentTracker* incidents) { incidents_ = incidents; }
+  // Stored metric points feed the drift streams (may be null).
+  void SetDrift(drift::DriftMonitor* drift) { drift_ = drift; }
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
@@ -55,6 +58,7 @@ class AuditFeed {
   PolicyEngine* policy_;
   AlertOutbox* outbox_;
   IncidentTracker* incidents_ = nullptr;
+  drift::DriftMonitor* drift_ = nullptr;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
   std::vector<policy::Alert> pending_alerts_;  // guarded by mu_
@@ -72,6 +76,9 @@ std::vector<audit::AuditEntry> AuditEntriesFor(const store::IngestedBatch& batch
 
 // The audit entry of an alert.
 audit::AuditEntry AuditEntryForAlert(const policy::Alert& alert, const std::string& node);
+
+// The audit entry of a drift raised or cleared.
+audit::AuditEntry AuditEntryForDrift(const drift::DriftEvent& event);
 
 // The audit entry of an incident opened, resolved or analysed.
 audit::AuditEntry AuditEntryForIncident(const IncidentEvent& event, int64_t now_unix_nanos);

@@ -61,6 +61,19 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   c.incidents.rca_delay_nanos = incidents.Duration("rca_delay", c.incidents.rca_delay_nanos);
   c.incidents.max_open = static_cast<size_t>(incidents.Int("max_open", 1000, 1, 1'000'000));
 
+  ConfigSection drift = file.Section("drift");
+  c.drift.metrics = drift.StringList("metrics");
+  drift::DetectorConfig& d = c.drift.detector;
+  d.window_nanos = drift.Duration("window", d.window_nanos);
+  d.reference_windows = static_cast<int>(drift.Int("reference_windows", d.reference_windows, 1, 1000));
+  d.sustain = static_cast<int>(drift.Int("sustain", d.sustain, 1, 1000));
+  d.clear = static_cast<int>(drift.Int("clear", d.clear, 1, 1000));
+  d.psi_threshold = drift.Double("psi_threshold", d.psi_threshold, 0, 100);
+  d.ks_threshold = drift.Double("ks_threshold", d.ks_threshold, 0, 1);
+  d.ks_max_p_value = drift.Double("ks_max_p_value", d.ks_max_p_value, 0, 1);
+  d.min_samples = drift.Double("min_samples", d.min_samples, 1, 1e12);
+  d.max_streams = static_cast<size_t>(drift.Int("max_streams", 10'000, 1, 10'000'000));
+
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
   std::string listen = api.String("listen", "127.0.0.1:7080");
@@ -163,6 +176,8 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
       },
       c->metrics_);
   c->audit_feed_->SetIncidents(c->incidents_.get());
+  CUSTOS_ASSIGN_OR_RETURN(c->drift_, drift::DriftMonitor::Create(config.drift, c->metrics_));
+  c->audit_feed_->SetDrift(c->drift_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();
@@ -188,6 +203,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     raw->RunEraseRequests();
     raw->ReloadPolicyIfAsked();
     raw->RunIncidents();
+    raw->RunDrift();
   });
   c->ingest_->SetOnRefusal([feed](const std::string& node, const std::string& reason, const std::string& detail) {
     feed->Post({.kind = "refusal", .actor = node.empty() ? "unknown" : "node:" + node, .action = "send_batch",
@@ -266,6 +282,14 @@ void Collector::RunIncidents() {
     }
   }
   if (queued) outbox_->Notify();
+}
+
+void Collector::RunDrift() {
+  // Windows of streams gone quiet close on time, not only on new data.
+  drift::DriftOutput out;
+  drift_->Tick(Clock::Real().NowUnixNanos(), out);
+  for (const drift::DriftEvent& e : out.events) audit_feed_->Post(AuditEntryForDrift(e));
+  for (policy::Alert& a : out.alerts) audit_feed_->PostAlert(std::move(a));
 }
 
 void Collector::ReloadPolicyIfAsked() {

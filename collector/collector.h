@@ -15,6 +15,7 @@
 #include "collector/audit/audit_log.h"
 #include "collector/alerting/alert_outbox.h"
 #include "collector/audit_feed.h"
+#include "collector/drift/drift_monitor.h"
 #include "collector/incidents/incident_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/ingest/allow_list.h"
@@ -43,6 +44,8 @@ struct CollectorConfig {
   AlertingOptions alerting;
   // [incidents]: grouping, resolution and root-cause analysis of alerts.
   IncidentOptions incidents;
+  // [drift]: streams watched for distribution shift.
+  drift::DriftMonitorOptions drift;
 };
 
 Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
@@ -69,6 +72,7 @@ class Collector {
   void RunEraseRequests();  // writer thread
   void ReloadPolicyIfAsked();  // writer thread
   void RunIncidents();         // writer thread
+  void RunDrift();             // writer thread
 
   CollectorConfig config_;
   MetricsRegistry metrics_;
@@ -79,6 +83,7 @@ class Collector {
   std::unique_ptr<Silences> silences_;
   std::unique_ptr<AuditFeed> audit_feed_;
   std::unique_ptr<IncidentTracker> incidents_;
+  std::unique_ptr<drift::DriftMonitor> drift_;
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {
     std::string subject, actor;

@@ -166,6 +166,23 @@ int64_t ConfigSection::Int(const std::string& key, int64_t def, int64_t min, int
   return *v;
 }
 
+double ConfigSection::Double(const std::string& key, double def, double min, double max) {
+  if (!Has(key)) return def;
+  const toml::node* n = AsTable(table_)->get(key);
+  file_->MarkUsed(Path(key));
+  auto v = n->value<double>();
+  if (!v || !(n->is_floating_point() || n->is_integer())) {
+    file_->AddError(Path(key), "expected a number", LineOf(n));
+    return def;
+  }
+  if (!(*v >= min && *v <= max)) {
+    file_->AddError(Path(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                   ", got " + std::to_string(*v), LineOf(n));
+    return def;
+  }
+  return *v;
+}
+
 bool ConfigSection::Bool(const std::string& key, bool def) {
   if (!Has(key)) return def;
   const toml::node* n = AsTable(table_)->get(key);

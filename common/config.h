@@ -31,6 +31,8 @@ class ConfigSection {
   std::string String(const std::string& key, const std::string& def);
   int64_t Int(const std::string& key, int64_t def, int64_t min, int64_t max);
   bool Bool(const std::string& key, bool def);
+  // A number (integer or float) within [min, max].
+  double Double(const std::string& key, double def, double min, double max);
   // "250ms", "10s", "5m", "2h", "7d" → nanoseconds.
   int64_t Duration(const std::string& key, int64_t def_nanos);
   // "512", "64KiB", "10MiB", "2GiB" → bytes.
