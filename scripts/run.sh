@@ -146,6 +146,10 @@ for _ in $(seq 1 20); do
 done
 "$BIN/custosctl" alerts --since "$START" --limit 3
 echo
+# The alert opened an incident; its root-cause analysis follows 5 minutes
+# after the onset (custosctl rca ID), once the data after it has arrived.
+"$BIN/custosctl" incidents --db "$HOME_DIR/collector/custos.db"
+echo
 "$BIN/custosctl" query --kind logs --since "$START" --limit 3
 cat <<TXT
 
@@ -153,6 +157,7 @@ custos is running: collector pid $(cat "$HOME_DIR/collector.pid"), agent pid $(c
   logs:     $HOME_DIR/collector.log, $HOME_DIR/agent.log
   explore:  export CUSTOS_API=$CUSTOS_API PATH=\$PATH:$BIN
             custosctl status; custosctl query --kind metrics --since 5m --limit 50; custosctl alerts
+            custosctl incidents --db $HOME_DIR/collector/custos.db; custosctl rca ID --db $HOME_DIR/collector/custos.db
             custosctl policy check rules/ $HOME_DIR/policy.d; custosctl policy test rules/examples
             curl -s $CUSTOS_API/metrics
   stop:     scripts/run.sh stop
