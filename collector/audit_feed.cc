@@ -249,6 +249,7 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     std::vector<audit::AuditEntry> more = AuditEntriesFor(*batches[i], evaluation.access, version);
     entries.insert(entries.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     CUSTOS_RETURN_IF_ERROR(StoreAlerts(evaluation.alerts, evaluation.alert_nodes, entries));
+    if (slos_) slos_->Observe(batches[i]->batch);
     if (drift_) {
       drift::DriftOutput drifted;
       drift_->Observe(batches[i]->batch, drifted);

@@ -14,6 +14,7 @@
 #include "collector/alerting/alert_outbox.h"
 #include "collector/drift/drift_monitor.h"
 #include "collector/incidents/incident_tracker.h"
+#include "collector/slo/slo_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/store/sqlite_db.h"
 #include "collector/store/sqlite_store.h"
@@ -33,6 +34,8 @@ class AuditFeed {
   void SetIncidents(IncidentTracker* incidents) { incidents_ = incidents; }
   // Stored metric points feed the drift streams (may be null).
   void SetDrift(drift::DriftMonitor* drift) { drift_ = drift; }
+  // Stored spans count against the SLOs (may be null).
+  void SetSlos(slo::SloTracker* slos) { slos_ = slos; }
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
@@ -59,6 +62,7 @@ class AuditFeed {
   AlertOutbox* outbox_;
   IncidentTracker* incidents_ = nullptr;
   drift::DriftMonitor* drift_ = nullptr;
+  slo::SloTracker* slos_ = nullptr;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
   std::vector<policy::Alert> pending_alerts_;  // guarded by mu_

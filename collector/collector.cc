@@ -74,6 +74,17 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   d.min_samples = drift.Double("min_samples", d.min_samples, 1, 1e12);
   d.max_streams = static_cast<size_t>(drift.Int("max_streams", 10'000, 1, 10'000'000));
 
+  for (ConfigSection& s : file.Root().SectionList("slo")) {
+    slo::SloConfig slo;
+    slo.name = s.String("name", "");
+    slo.service = s.String("service", "");
+    slo.objective = s.Double("objective", 0.999, 0.5, 0.999999);
+    slo.latency_ms = s.Double("latency_ms", 0, 0, 3.6e6);
+    if (slo.name.empty()) s.AddError("name", "an SLO needs a name");
+    if (slo.service.empty()) s.AddError("service", "an SLO needs the service.name of its spans");
+    c.slos.push_back(std::move(slo));
+  }
+
   ConfigSection api = file.Section("api");
   c.api_enabled = api.Bool("enabled", true);
   std::string listen = api.String("listen", "127.0.0.1:7080");
@@ -178,6 +189,8 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   c->audit_feed_->SetIncidents(c->incidents_.get());
   CUSTOS_ASSIGN_OR_RETURN(c->drift_, drift::DriftMonitor::Create(config.drift, c->metrics_));
   c->audit_feed_->SetDrift(c->drift_.get());
+  c->slos_ = std::make_unique<slo::SloTracker>(config.slos, c->metrics_);
+  c->audit_feed_->SetSlos(c->slos_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();
@@ -202,8 +215,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
     if (!s.ok()) log::Error("audit", "signing a checkpoint failed", {{"error", s.ToString()}});
     raw->RunEraseRequests();
     raw->ReloadPolicyIfAsked();
-    raw->RunIncidents();
-    raw->RunDrift();
+    raw->RunIncidents();  // at most once a second, drift's tick with it
   });
   c->ingest_->SetOnRefusal([feed](const std::string& node, const std::string& reason, const std::string& detail) {
     feed->Post({.kind = "refusal", .actor = node.empty() ? "unknown" : "node:" + node, .action = "send_batch",
@@ -263,6 +275,10 @@ void Collector::RunEraseRequests() {
 }
 
 void Collector::RunIncidents() {
+  // The writer ticks after every commit; incidents need a look once a second.
+  const int64_t mono = Clock::Real().MonotonicNanos();
+  if (mono < next_incident_tick_) return;
+  next_incident_tick_ = mono + kNanosPerSecond;
   const int64_t now = Clock::Real().NowUnixNanos();
   std::vector<IncidentEvent> events;
   store::Db& db = store_->writer_db();
@@ -282,6 +298,8 @@ void Collector::RunIncidents() {
     }
   }
   if (queued) outbox_->Notify();
+  RunDrift();
+  for (policy::Alert& a : slos_->Evaluate(now)) audit_feed_->PostAlert(std::move(a));
 }
 
 void Collector::RunDrift() {

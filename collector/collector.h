@@ -17,6 +17,7 @@
 #include "collector/audit_feed.h"
 #include "collector/drift/drift_monitor.h"
 #include "collector/incidents/incident_tracker.h"
+#include "collector/slo/slo_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/ingest/allow_list.h"
 #include "collector/ingest/ingest_server.h"
@@ -46,6 +47,8 @@ struct CollectorConfig {
   IncidentOptions incidents;
   // [drift]: streams watched for distribution shift.
   drift::DriftMonitorOptions drift;
+  // [[slo]]: objectives over the spans a service serves, alerted on burn rate.
+  std::vector<slo::SloConfig> slos;
 };
 
 Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file);
@@ -84,6 +87,8 @@ class Collector {
   std::unique_ptr<AuditFeed> audit_feed_;
   std::unique_ptr<IncidentTracker> incidents_;
   std::unique_ptr<drift::DriftMonitor> drift_;
+  std::unique_ptr<slo::SloTracker> slos_;
+  int64_t next_incident_tick_ = 0;  // writer thread: monotonic time of the next incident and drift tick
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {
     std::string subject, actor;

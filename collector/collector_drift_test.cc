@@ -72,3 +72,49 @@ TEST_F(DriftCollectorTest, OnlyTheShiftedStreamRaisesOneAlert) {
 
 }  // namespace
 }  // namespace custos::collector
+
+namespace custos::collector {
+namespace {
+
+// An SLO declared in the config pages through the collector: failing
+// requests stored over ingest burn the budget, the burn-rate alert is stored
+// and audited and opens an incident.
+class SloCollectorTest : public CollectorTestBase {
+ protected:
+  void SetUp() override {
+    CollectorTestBase::SetUp();
+    StartCollector("[[slo]]\nname = \"checkout-availability\"\nservice = \"checkout\"\nobjective = 0.999\n");
+  }
+};
+
+TEST_F(SloCollectorTest, FailingRequestsPageOnBurnRate) {
+  constexpr int64_t kMinute = 60'000'000'000LL;
+  const int64_t now = Clock::Real().NowUnixNanos();
+  v1::Batch b = NewBatch();
+  v1::Resource* r = b.add_resources();
+  r->set_node_id("n1");
+  r->set_service_name("checkout");
+  // The last 10 minutes: one request a second, one in ten failing (100x).
+  for (int i = 0; i < 600; ++i) {
+    v1::Span* s = b.add_records()->mutable_span();
+    s->set_resource_ref(1);
+    s->set_kind(v1::Span::KIND_SERVER);
+    int64_t start = now - 11 * kMinute + i * 1'000'000'000LL;
+    s->set_start_time_unix_nano(static_cast<uint64_t>(start));
+    s->set_end_time_unix_nano(static_cast<uint64_t>(start + 20'000'000));
+    if (i % 10 == 0) s->set_status_code(v1::Span::STATUS_ERROR);
+  }
+  Send(b);
+  auto alerts = Records("alert", 2);  // the 1 h and the 6 h rule
+  ASSERT_EQ(alerts.size(), 2u);
+  for (const auto& a : alerts) {
+    EXPECT_EQ(a.object, "rule:slo.burn");
+    EXPECT_EQ(a.details.at("label.slo"), "checkout-availability");
+    EXPECT_NE(a.details.at("message").find("burning its error budget 100.0x"), std::string::npos)
+        << a.details.at("message");
+  }
+  EXPECT_EQ(collector_->metrics().Value("custos_collector_slo_burn_alerts_total"), 2);
+}
+
+}  // namespace
+}  // namespace custos::collector
