@@ -157,6 +157,9 @@ std::string ReportText(const RcaReport& r) {
          " spans, " + std::to_string(r.loaded.logs) + " log lines, " + std::to_string(r.loaded.gpu_events) +
          " GPU events, " + std::to_string(r.loaded.denials) + " denials; " + std::to_string(r.entities) +
          " entities scored\n";
+  if (r.loaded.reference_to_unix_nanos > r.loaded.reference_from_unix_nanos)
+    out += "  reference for traces and logs: " + FormatUtc(r.loaded.reference_from_unix_nanos) + " to " +
+           FormatUtc(r.loaded.reference_to_unix_nanos) + " (the incident's minutes left out)\n";
   for (const std::string& n : r.notes) out += "  note: " + n + "\n";
   if (r.candidates.empty()) out += "\n  No series moved beyond its reference after the onset.\n";
   for (size_t i = 0; i < r.candidates.size(); ++i) {
@@ -185,7 +188,9 @@ nlohmann::json ReportJson(const RcaReport& r) {
   j["notes"] = r.notes;
   j["read"] = {{"metric_points", r.loaded.metric_points}, {"spans", r.loaded.spans}, {"logs", r.loaded.logs},
                {"gpu_events", r.loaded.gpu_events},       {"denials", r.loaded.denials},
-               {"spans_left_out", r.loaded.spans_left_out}, {"logs_left_out", r.loaded.logs_left_out}};
+               {"spans_left_out", r.loaded.spans_left_out}, {"logs_left_out", r.loaded.logs_left_out},
+               {"reference_from", FormatUtc(r.loaded.reference_from_unix_nanos)},
+               {"reference_to", FormatUtc(r.loaded.reference_to_unix_nanos)}};
   j["entities_scored"] = r.entities;
   j["seconds"] = r.seconds;
   j["candidates"] = nlohmann::json::array();

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <map>
@@ -9,6 +10,7 @@
 #include "collector/rca/log_template.h"
 #include "collector/rca/scoring.h"
 #include "collector/rca/trace_features.h"
+#include "collector/store/sqlite_store.h"
 
 namespace custos::rca {
 namespace {
@@ -232,6 +234,91 @@ TEST(Rank, QuietIncidentHasNoStrongCandidate) {
   Synthetic s = MakeIncident(0, 0, true, true);
   RcaReport r = AnalyzeFrame(s.frame, s.graph, {});
   for (const Candidate& c : r.candidates) EXPECT_LT(c.score, 5) << c.entity << " " << c.indicator;
+}
+
+}  // namespace
+}  // namespace custos::rca
+
+namespace custos::rca {
+namespace {
+
+// The loader reads a busy store for about an hour and a sparse one as far
+// as it must (real SQLite file, the store's own schema).
+class LoaderTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kMinute = 60'000'000'000LL;
+  const int64_t onset_ = int64_t{1'800'000'000} * 1'000'000'000LL;
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/custos_rca_loader_XXXXXX";
+    path_ = std::string(mkdtemp(tmpl)) + "/custos.db";
+    auto store = store::SqliteStore::Open({.path = path_});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    db_ = &store_->writer_db();
+    ASSERT_TRUE(db_->Exec("INSERT INTO resources(id, fingerprint, node_id, service_name) VALUES "
+                          "(1, x'01', 'n1', 'front'), (2, x'02', 'n1', 'back')")
+                    .ok());
+  }
+
+  // Minute `m` (relative to the onset): 20 requests front → back, back
+  // taking `back_ms`.
+  void AddMinute(int m, int back_ms) {
+    auto st = db_->Prepare("INSERT INTO spans(ts, resource, trace_id, span_id, parent_span_id, name, end_ts) "
+                           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    ASSERT_TRUE(st.ok());
+    for (int i = 0; i < 20; ++i) {
+      int64_t t = onset_ + m * kMinute + i * 2'000'000'000LL;
+      std::string id = std::to_string(m) + ":" + std::to_string(i), trace = "t" + id, f = "f" + id, c = "c" + id,
+                  b = "b" + id;
+      int64_t ms = 1'000'000, jitter = (i % 3) * ms;
+      auto row = [&](int64_t start, int resource, const std::string& span, const std::string& parent,
+                     const char* name, int64_t end) {
+        (*st)->Bind(1, start);
+        (*st)->Bind(2, int64_t{resource});
+        (*st)->BindBlob(3, trace);
+        (*st)->BindBlob(4, span);
+        (*st)->BindBlob(5, parent);
+        (*st)->Bind(6, std::string_view(name));
+        (*st)->Bind(7, end);
+        ASSERT_TRUE((*st)->Exec().ok());
+      };
+      int64_t back_end = t + 2 * ms + back_ms * ms + jitter;
+      row(t, 1, f, "", "GET /", back_end + 2 * ms);
+      row(t + ms, 1, c, f, "call back", back_end + ms);
+      row(t + 2 * ms, 2, b, c, "Serve", back_end);
+    }
+  }
+
+  std::string path_;
+  std::unique_ptr<store::SqliteStore> store_;
+  store::Db* db_ = nullptr;
+};
+
+TEST_F(LoaderTest, ABusyStoreIsReadForAboutAnHour) {
+  ASSERT_TRUE(db_->Exec("BEGIN").ok());
+  for (int m = -30 * 60; m <= 5; ++m) AddMinute(m, m >= 0 ? 40 : 5);
+  ASSERT_TRUE(db_->Exec("COMMIT").ok());
+  auto report = Analyze(*db_, {.load = {.onset_unix_nanos = onset_}});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->loaded.reference_from_unix_nanos, onset_ - 62 * kMinute);
+  EXPECT_EQ(report->loaded.spans, (60 + 3) * 60u);  // an hour of reference and the incident's 3 minutes
+  ASSERT_FALSE(report->candidates.empty());
+  EXPECT_EQ(report->candidates[0].entity, "back");
+}
+
+TEST_F(LoaderTest, ASparseStoreIsReadAsFarAsItMust) {
+  ASSERT_TRUE(db_->Exec("BEGIN").ok());
+  for (int m = -20 * 60; m < -20 * 60 + 10; ++m) AddMinute(m, 5);  // ten minutes, twenty hours ago
+  for (int m = 0; m <= 2; ++m) AddMinute(m, 40);
+  ASSERT_TRUE(db_->Exec("COMMIT").ok());
+  auto report = Analyze(*db_, {.load = {.onset_unix_nanos = onset_}});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->loaded.reference_from_unix_nanos, onset_ - 24 * 60 * kMinute);
+  EXPECT_EQ(report->loaded.spans, 13 * 60u);
+  ASSERT_FALSE(report->candidates.empty());
+  EXPECT_EQ(report->candidates[0].entity, "back");
+  EXPECT_NE(ReportText(*report).find("reference for traces and logs"), std::string::npos);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,15 +22,6 @@ constexpr const char* kEntitySql =
 struct Range {
   int64_t from, to;  // [from, to)
 };
-
-// The incident's window first, then the reference before and after it.
-std::vector<Range> ReadOrder(int64_t onset, const Window& post, int64_t before, int64_t after) {
-  int64_t lo = onset + post.first * kBucket, hi = onset + (post.last + 1) * kBucket;
-  std::vector<Range> out = {{lo, hi}};
-  if (before < lo) out.push_back({before, lo});
-  if (after > hi) out.push_back({hi, after});
-  return out;
-}
 
 Result<std::unique_ptr<store::Statement>> Query(store::Db& db, const std::string& sql, const Range& r) {
   CUSTOS_ASSIGN_OR_RETURN(auto st, db.Prepare(sql));
@@ -186,63 +178,103 @@ Status ReadBuckets(store::Statement& st, SeriesFrame& f, uint64_t limit, uint64_
 
 }  // namespace
 
-Result<LoadStats> LoadFrame(store::Db& db, const LoadOptions& o, SeriesFrame& f, CallGraph& post_graph) {
-  LoadStats stats;
-  const ScoringOptions& s = o.scoring;
-  CUSTOS_RETURN_IF_ERROR(LoadMetrics(db, o, f, stats));
-  int64_t before = o.onset_unix_nanos - o.reference_span_nanos;
-  int64_t after = s.reference == ReferenceMode::kAround ? o.onset_unix_nanos + o.reference_span_nanos
-                                                        : o.onset_unix_nanos + (s.trace_post.last + 1) * kBucket;
-  std::vector<Range> ranges = ReadOrder(o.onset_unix_nanos, s.trace_post, before, after);
-  auto in_post = [&](int b) { return b >= s.trace_post.first && b <= s.trace_post.last; };
+namespace {
 
-  EntryOperations entry_ops;
-  for (const Range& r : ranges) {
-    CUSTOS_ASSIGN_OR_RETURN(
-        auto st, Query(db,
-                       std::string("SELECT s.ts, coalesce(s.end_ts, s.ts), coalesce(s.trace_id,''), coalesce(s.span_id,''), "
-                                   "coalesce(s.parent_span_id,''), coalesce(s.name,''), coalesce(s.status_code,0), ") +
-                           kEntitySql + " FROM spans s JOIN resources r ON r.id = s.resource "
-                                        "WHERE s.ts >= ?1 AND s.ts < ?2 ORDER BY s.ts",
-                       r));
-    CUSTOS_RETURN_IF_ERROR(ReadBuckets<SpanRow>(
-        *st, f, o.max_spans, &stats.spans, &stats.spans_left_out,
-        [](store::Statement& q) {
-          SpanRow row;
-          row.start_unix_nanos = q.Int(0);
-          row.end_unix_nanos = q.Int(1);
-          row.trace_id = q.Blob(2);
-          row.span_id = q.Blob(3);
-          row.parent_span_id = q.Blob(4);
-          row.operation = q.Text(5);
-          row.error = q.Int(6) == v1::Span::STATUS_ERROR;
-          row.service = q.Text(7);
-          return row;
-        },
-        [&](int b, const std::vector<SpanRow>& rows) {
-          AddTraceBucket(b, rows, f, in_post(b) ? &post_graph : nullptr, &entry_ops);
-        }));
-  }
-  for (const Range& r : ranges) {
-    CUSTOS_ASSIGN_OR_RETURN(
-        auto st, Query(db,
+// Reads the spans, then the logs, of one time range into the frame.
+Status LoadTracesAndLogs(store::Db& db, const LoadOptions& o, const Range& r, SeriesFrame& f, CallGraph& post_graph,
+                         EntryOperations& entry_ops, LoadStats& stats) {
+  const ScoringOptions& s = o.scoring;
+  auto in_post = [&](int b) { return b >= s.trace_post.first && b <= s.trace_post.last; };
+  CUSTOS_ASSIGN_OR_RETURN(
+      auto spans, Query(db,
+                        std::string("SELECT s.ts, coalesce(s.end_ts, s.ts), coalesce(s.trace_id,''), coalesce(s.span_id,''), "
+                                    "coalesce(s.parent_span_id,''), coalesce(s.name,''), coalesce(s.status_code,0), ") +
+                            kEntitySql + " FROM spans s JOIN resources r ON r.id = s.resource "
+                                         "WHERE s.ts >= ?1 AND s.ts < ?2 ORDER BY s.ts",
+                        r));
+  CUSTOS_RETURN_IF_ERROR(ReadBuckets<SpanRow>(
+      *spans, f, o.max_spans, &stats.spans, &stats.spans_left_out,
+      [](store::Statement& q) {
+        SpanRow row;
+        row.start_unix_nanos = q.Int(0);
+        row.end_unix_nanos = q.Int(1);
+        row.trace_id = q.Blob(2);
+        row.span_id = q.Blob(3);
+        row.parent_span_id = q.Blob(4);
+        row.operation = q.Text(5);
+        row.error = q.Int(6) == v1::Span::STATUS_ERROR;
+        row.service = q.Text(7);
+        return row;
+      },
+      [&](int b, const std::vector<SpanRow>& rows) {
+        AddTraceBucket(b, rows, f, in_post(b) ? &post_graph : nullptr, &entry_ops);
+      }));
+  CUSTOS_ASSIGN_OR_RETURN(
+      auto logs, Query(db,
                        std::string("SELECT l.ts, coalesce(l.message,''), coalesce(l.severity,0), coalesce(l.span_id,''), ") +
                            kEntitySql + " FROM logs l JOIN resources r ON r.id = l.resource "
                                         "WHERE l.ts >= ?1 AND l.ts < ?2 ORDER BY l.ts",
                        r));
-    CUSTOS_RETURN_IF_ERROR(ReadBuckets<LogRow>(
-        *st, f, o.max_logs, &stats.logs, &stats.logs_left_out,
-        [](store::Statement& q) {
-          LogRow row;
-          row.message = q.Text(1);
-          row.severity = static_cast<int>(q.Int(2));
-          row.span_id = q.Blob(3);
-          row.service = q.Text(4);
-          return row;
-        },
-        [&](int b, const std::vector<LogRow>& rows) { AddLogBucket(b, rows, f, &entry_ops); }));
+  return ReadBuckets<LogRow>(
+      *logs, f, o.max_logs, &stats.logs, &stats.logs_left_out,
+      [](store::Statement& q) {
+        LogRow row;
+        row.message = q.Text(1);
+        row.severity = static_cast<int>(q.Int(2));
+        row.span_id = q.Blob(3);
+        row.service = q.Text(4);
+        return row;
+      },
+      [&](int b, const std::vector<LogRow>& rows) { AddLogBucket(b, rows, f, &entry_ops); });
+}
+
+// Reference buckets with span or log data so far.
+size_t ReferenceBuckets(const SeriesFrame& f, const Window& exclude) {
+  std::set<int> buckets;
+  for (Source src : {Source::kTrace, Source::kLog})
+    for (int b : f.Buckets(src))
+      if (b < exclude.first || b > exclude.last) buckets.insert(b);
+  return buckets.size();
+}
+
+}  // namespace
+
+Result<LoadStats> LoadFrame(store::Db& db, const LoadOptions& o, SeriesFrame& f, CallGraph& post_graph) {
+  LoadStats stats;
+  const ScoringOptions& s = o.scoring;
+  CUSTOS_RETURN_IF_ERROR(LoadMetrics(db, o, f, stats));
+  EntryOperations entry_ops;
+  const int64_t onset = o.onset_unix_nanos;
+  // The incident's own minutes first.
+  CUSTOS_RETURN_IF_ERROR(LoadTracesAndLogs(
+      db, o, {onset + s.trace_post.first * kBucket, onset + (s.trace_post.last + 1) * kBucket}, f, post_graph,
+      entry_ops, stats));
+  // Then the reference, an hour at a time outwards from the incident (after
+  // it too in kAround), until enough minutes with data are in or the
+  // reference span is covered: a busy store is read for an hour, a sparse
+  // one as far as it must.
+  const int64_t ref_end = onset + s.reference_exclude.first * kBucket;         // before: up to here
+  const int64_t ref_start = onset + (s.reference_exclude.last + 1) * kBucket;  // after: from here
+  int64_t before = ref_end, after = ref_start;
+  const int64_t limit_before = onset - o.reference_span_nanos, limit_after = onset + o.reference_span_nanos;
+  const bool use_after = s.reference == ReferenceMode::kAround;
+  while (ReferenceBuckets(f, s.reference_exclude) < o.max_reference_buckets) {
+    bool more_before = before > limit_before, more_after = use_after && after < limit_after;
+    if (!more_before && !more_after) break;
+    if (more_before) {
+      int64_t from = std::max(limit_before, before - o.reference_chunk_nanos);
+      CUSTOS_RETURN_IF_ERROR(LoadTracesAndLogs(db, o, {from, before}, f, post_graph, entry_ops, stats));
+      before = from;
+    }
+    if (more_after && ReferenceBuckets(f, s.reference_exclude) < o.max_reference_buckets) {
+      int64_t to = std::min(limit_after, after + o.reference_chunk_nanos);
+      CUSTOS_RETURN_IF_ERROR(LoadTracesAndLogs(db, o, {after, to}, f, post_graph, entry_ops, stats));
+      after = to;
+    }
   }
-  Range events{before, after};
+  stats.reference_from_unix_nanos = before;
+  stats.reference_to_unix_nanos = use_after ? after : ref_end;
+  Range events{before, std::max(after, onset + (s.trace_post.last + 1) * kBucket)};
   CUSTOS_RETURN_IF_ERROR(LoadGpu(db, events, f, stats));
   CUSTOS_RETURN_IF_ERROR(LoadDenials(db, events, f, stats));
   AddShares(f);

@@ -7,9 +7,12 @@
 // peer.service attribute is an edge series (E|<metric>|<peer>); other
 // attributes become part of the series name ("M|name{k=v}").
 //
-// Bounded: at most max_spans spans and max_logs log lines are read, the
-// incident's own buckets first, then the reference in time order; what is
-// left out is counted in LoadStats and reported.
+// Traces and logs: the incident's own minutes first, then the reference an
+// hour at a time outwards (before the onset, and after it in kAround) until
+// max_reference_buckets minutes with data are in or reference_span is
+// covered, so a busy store is read for about an hour and a sparse one as far
+// as it takes. Bounded: at most max_spans spans and max_logs log lines;
+// what is left out is counted in LoadStats and reported.
 #pragma once
 
 #include <cstdint>
@@ -25,13 +28,16 @@ namespace custos::rca {
 struct LoadOptions {
   int64_t onset_unix_nanos = 0;
   ScoringOptions scoring;                                  // decides the windows read
-  int64_t reference_span_nanos = 24 * 3600 * 1'000'000'000LL;  // traces/logs read on each side
+  int64_t reference_span_nanos = 24 * 3600 * 1'000'000'000LL;  // traces/logs read at most this far on each side
+  size_t max_reference_buckets = 60;  // stop reading once this many reference minutes have spans or logs
+  int64_t reference_chunk_nanos = 3600 * 1'000'000'000LL;  // read outwards an hour at a time
   uint64_t max_spans = 5'000'000, max_logs = 2'000'000;
 };
 
 struct LoadStats {
   uint64_t metric_points = 0, spans = 0, logs = 0, gpu_samples = 0, gpu_events = 0, denials = 0;
   uint64_t spans_left_out = 0, logs_left_out = 0;  // past the bounds
+  int64_t reference_from_unix_nanos = 0, reference_to_unix_nanos = 0;  // the span of time read for traces and logs
 };
 
 // Fills `frame` (anchored at the onset) and `post_graph` (the call graph of
