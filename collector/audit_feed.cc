@@ -250,6 +250,10 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     entries.insert(entries.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     CUSTOS_RETURN_IF_ERROR(StoreAlerts(evaluation.alerts, evaluation.alert_nodes, entries));
     if (slos_) slos_->Observe(batches[i]->batch);
+    if (new_errors_) {
+      std::vector<policy::Alert> fresh = new_errors_->Observe(batches[i]->batch);
+      CUSTOS_RETURN_IF_ERROR(StoreAlerts(fresh, std::vector<std::string>(fresh.size(), batches[i]->agent_id), entries));
+    }
     if (drift_) {
       drift::DriftOutput drifted;
       drift_->Observe(batches[i]->batch, drifted);

@@ -14,6 +14,7 @@
 #include "collector/alerting/alert_outbox.h"
 #include "collector/drift/drift_monitor.h"
 #include "collector/incidents/incident_tracker.h"
+#include "collector/incidents/new_error_templates.h"
 #include "collector/slo/slo_tracker.h"
 #include "collector/policy_engine.h"
 #include "collector/store/sqlite_db.h"
@@ -36,6 +37,8 @@ class AuditFeed {
   void SetDrift(drift::DriftMonitor* drift) { drift_ = drift; }
   // Stored spans count against the SLOs (may be null).
   void SetSlos(slo::SloTracker* slos) { slos_ = slos; }
+  // Stored logs are checked for new error statements (may be null).
+  void SetNewErrorTemplates(NewErrorTemplates* detector) { new_errors_ = detector; }
 
   // Queues an entry; it is appended with the next commit (at most ~200 ms later).
   void Post(audit::AuditEntry entry);
@@ -63,6 +66,7 @@ class AuditFeed {
   IncidentTracker* incidents_ = nullptr;
   drift::DriftMonitor* drift_ = nullptr;
   slo::SloTracker* slos_ = nullptr;
+  NewErrorTemplates* new_errors_ = nullptr;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
   std::vector<policy::Alert> pending_alerts_;  // guarded by mu_

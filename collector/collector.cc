@@ -60,6 +60,9 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
   c.incidents.resolve_after_nanos = incidents.Duration("resolve_after", c.incidents.resolve_after_nanos);
   c.incidents.rca_delay_nanos = incidents.Duration("rca_delay", c.incidents.rca_delay_nanos);
   c.incidents.max_open = static_cast<size_t>(incidents.Int("max_open", 1000, 1, 1'000'000));
+  c.new_error_templates.warmup_nanos = incidents.Duration("new_error_warmup", c.new_error_templates.warmup_nanos);
+  c.new_error_templates.max_templates =
+      static_cast<size_t>(incidents.Int("max_error_templates", 100'000, 1, 100'000'000));
 
   ConfigSection drift = file.Section("drift");
   c.drift.metrics = drift.StringList("metrics");
@@ -191,6 +194,8 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   c->audit_feed_->SetDrift(c->drift_.get());
   c->slos_ = std::make_unique<slo::SloTracker>(config.slos, c->metrics_);
   c->audit_feed_->SetSlos(c->slos_.get());
+  c->new_errors_ = std::make_unique<NewErrorTemplates>(config.new_error_templates, c->metrics_);
+  c->audit_feed_->SetNewErrorTemplates(c->new_errors_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
   store::SqliteStore* st = c->store_.get();

@@ -45,6 +45,7 @@ struct CollectorConfig {
   AlertingOptions alerting;
   // [incidents]: grouping, resolution and root-cause analysis of alerts.
   IncidentOptions incidents;
+  NewErrorTemplateOptions new_error_templates;  // [incidents] new_error_warmup, max_error_templates
   // [drift]: streams watched for distribution shift.
   drift::DriftMonitorOptions drift;
   // [[slo]]: objectives over the spans a service serves, alerted on burn rate.
@@ -88,6 +89,7 @@ class Collector {
   std::unique_ptr<IncidentTracker> incidents_;
   std::unique_ptr<drift::DriftMonitor> drift_;
   std::unique_ptr<slo::SloTracker> slos_;
+  std::unique_ptr<NewErrorTemplates> new_errors_;
   int64_t next_incident_tick_ = 0;  // writer thread: monotonic time of the next incident and drift tick
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {

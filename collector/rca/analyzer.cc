@@ -161,7 +161,10 @@ std::string ReportText(const RcaReport& r) {
     out += "  reference for traces and logs: " + FormatUtc(r.loaded.reference_from_unix_nanos) + " to " +
            FormatUtc(r.loaded.reference_to_unix_nanos) + " (the incident's minutes left out)\n";
   for (const std::string& n : r.notes) out += "  note: " + n + "\n";
-  if (r.candidates.empty()) out += "\n  No series moved beyond its reference after the onset.\n";
+  if (r.candidates.empty() && r.entities == 0)
+    out += "\n  Not enough history to compare with: a series needs 5 minutes of reference data around the onset.\n";
+  else if (r.candidates.empty())
+    out += "\n  No series moved beyond its reference after the onset.\n";
   for (size_t i = 0; i < r.candidates.size(); ++i) {
     const Candidate& c = r.candidates[i];
     out += "\n" + std::to_string(i + 1) + ". " + c.entity + "  score " + Fixed(c.score) + "\n";

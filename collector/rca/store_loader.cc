@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collector/rca/log_features.h"
+#include "common/clock.h"
 #include "custos/v1/records.pb.h"
 
 namespace custos::rca {
@@ -256,7 +257,11 @@ Result<LoadStats> LoadFrame(store::Db& db, const LoadOptions& o, SeriesFrame& f,
   const int64_t ref_end = onset + s.reference_exclude.first * kBucket;         // before: up to here
   const int64_t ref_start = onset + (s.reference_exclude.last + 1) * kBucket;  // after: from here
   int64_t before = ref_end, after = ref_start;
-  const int64_t limit_before = onset - o.reference_span_nanos, limit_after = onset + o.reference_span_nanos;
+  // No data comes from the future: an incident of a moment ago reads no
+  // further than now.
+  const int64_t now = Clock::Real().NowUnixNanos();
+  const int64_t limit_before = onset - o.reference_span_nanos,
+                limit_after = std::max(ref_start, std::min(onset + o.reference_span_nanos, now));
   const bool use_after = s.reference == ReferenceMode::kAround;
   while (ReferenceBuckets(f, s.reference_exclude) < o.max_reference_buckets) {
     bool more_before = before > limit_before, more_after = use_after && after < limit_after;

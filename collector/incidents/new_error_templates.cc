@@ -1,0 +1,56 @@
+#include "collector/incidents/new_error_templates.h"
+
+#include "collector/rca/log_template.h"
+
+namespace custos::collector {
+
+NewErrorTemplates::NewErrorTemplates(NewErrorTemplateOptions options, MetricsRegistry& m)
+    : options_(options),
+      alerts_(m.GetCounter("custos_collector_new_error_template_alerts_total",
+                           "Error log statements a service wrote for the first time after its warm-up")),
+      untracked_(m.GetCounter("custos_collector_error_templates_untracked_total",
+                              "Error lines whose template was not learned: max_templates reached")) {}
+
+std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
+  std::vector<policy::Alert> out;
+  for (const v1::Record& r : batch.records()) {
+    if (!r.has_log()) continue;
+    const v1::LogRecord& log = r.log();
+    std::string service;
+    if (log.resource_ref() < static_cast<uint32_t>(batch.resources_size())) {
+      const v1::Resource& res = batch.resources(static_cast<int>(log.resource_ref()));
+      service = !res.service_name().empty() ? res.service_name()
+                : !res.systemd_unit().empty() ? res.systemd_unit()
+                                              : "node:" + res.node_id();
+    }
+    const auto t = static_cast<int64_t>(log.time_unix_nano());
+    auto [it, inserted] = services_.try_emplace(service);
+    Service& s = it->second;
+    if (inserted || t < s.first_seen) s.first_seen = t;
+    // Cheap check first: most lines are not errors.
+    if (log.severity() != v1::SEVERITY_UNSPECIFIED && log.severity() < v1::SEVERITY_ERROR) continue;
+    rca::ParsedLog parsed = rca::ParseLogLine(log.message(), static_cast<int>(log.severity()));
+    if (parsed.level != "ERROR" && parsed.level != "FATAL") continue;
+    std::string tpl = rca::LogTemplate(parsed);
+    if (s.templates.count(tpl)) continue;
+    if (templates_ >= options_.max_templates) {
+      untracked_.Increment();
+      continue;
+    }
+    s.templates.insert(tpl);
+    ++templates_;
+    if (t - s.first_seen < options_.warmup_nanos) continue;  // still learning this service
+    alerts_.Increment();
+    policy::Alert a;
+    a.rule = "log.new-error-template";
+    a.severity = "warning";
+    a.message = service + " wrote a new error: " + log.message().substr(0, 300);
+    a.kind = "logs";
+    a.time_unix_nano = t;
+    a.labels = {{"service", service}, {"template", tpl.substr(0, 200)}};
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace custos::collector

@@ -1,0 +1,60 @@
+#include "collector/incidents/new_error_templates.h"
+
+#include <gtest/gtest.h>
+
+namespace custos::collector {
+namespace {
+
+constexpr int64_t kMinute = 60'000'000'000LL;
+constexpr int64_t kT0 = 1'800'000'000'000'000'000LL;
+
+v1::Batch Logs(const std::vector<std::tuple<int64_t, std::string, std::string>>& lines) {
+  v1::Batch b;
+  b.add_resources()->set_node_id("n1");
+  for (const char* service : {"checkout", "payments"}) {
+    v1::Resource* r = b.add_resources();
+    r->set_node_id("n1");
+    r->set_service_name(service);
+  }
+  for (const auto& [minute, service, message] : lines) {
+    v1::LogRecord* l = b.add_records()->mutable_log();
+    l->set_resource_ref(service == "checkout" ? 1 : 2);
+    l->set_time_unix_nano(static_cast<uint64_t>(kT0 + minute * kMinute));
+    l->set_message(message);
+  }
+  return b;
+}
+
+TEST(NewErrorTemplates, AlertsOnceOnAnErrorStatementNewAfterTheWarmup) {
+  MetricsRegistry metrics;
+  NewErrorTemplates t({}, metrics);
+  // The first hour: learned, not alerted.
+  EXPECT_TRUE(t.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
+                              {30, "checkout", "INFO c.s.Cart#12 cart 17 loaded"}}))
+                  .empty());
+  // Later: a known error (other numbers), an INFO line and another service's
+  // first error (still warming up) are quiet; a new error statement is not.
+  auto alerts = t.Observe(Logs({{90, "checkout", "ERROR c.s.Cart#40 cart 99 not found"},
+                                {91, "checkout", "INFO c.s.Cart#77 something new"},
+                                {92, "payments", "ERROR p.Charge#5 card declined"},
+                                {93, "checkout", "ERROR c.s.Cart#61 price service timed out after 3000 ms"},
+                                {94, "checkout", "ERROR c.s.Cart#61 price service timed out after 2900 ms"}}));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule, "log.new-error-template");
+  EXPECT_NE(alerts[0].message.find("price service timed out after 3000 ms"), std::string::npos);
+  EXPECT_EQ(alerts[0].labels[0], (std::pair<std::string, std::string>{"service", "checkout"}));
+  EXPECT_EQ(alerts[0].labels[1].second, "ERROR c.s.Cart#61");
+  EXPECT_EQ(metrics.Value("custos_collector_new_error_template_alerts_total"), 1);
+}
+
+TEST(NewErrorTemplates, TheTemplateBoundIsCounted) {
+  MetricsRegistry metrics;
+  NewErrorTemplates t({.warmup_nanos = 0, .max_templates = 2}, metrics);
+  auto alerts = t.Observe(Logs({{0, "checkout", "ERROR one"}, {1, "checkout", "ERROR two"},
+                                {2, "checkout", "ERROR three"}, {3, "checkout", "ERROR three"}}));
+  EXPECT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(metrics.Value("custos_collector_error_templates_untracked_total"), 2);
+}
+
+}  // namespace
+}  // namespace custos::collector
