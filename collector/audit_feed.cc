@@ -258,8 +258,12 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
       drift::DriftOutput drifted;
       drift_->Observe(batches[i]->batch, drifted);
       for (const drift::DriftEvent& e : drifted.events) entries.push_back(AuditEntryForDrift(e));
+      // The collector computed them: node "collector", as when raised on a tick.
       CUSTOS_RETURN_IF_ERROR(
-          StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), batches[i]->agent_id), entries));
+          StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), "collector"), entries));
+      for (const policy::Alert& a : drifted.refresh) {
+        if (outbox_) CUSTOS_RETURN_IF_ERROR(outbox_->Enqueue(db_, a, "collector", /*update=*/true).status());
+      }
     }
   }
   if (entries.empty()) return Status::Ok();

@@ -304,7 +304,27 @@ void Collector::RunIncidents() {
   }
   if (queued) outbox_->Notify();
   RunDrift();
-  for (policy::Alert& a : slos_->Evaluate(now)) audit_feed_->PostAlert(std::move(a));
+  slo::SloTracker::Signals slo = slos_->Evaluate(now);
+  for (policy::Alert& a : slo.raised) audit_feed_->PostAlert(std::move(a));
+  DeliverRefreshes(slo.refresh);
+}
+
+void Collector::DeliverRefreshes(const std::vector<policy::Alert>& alerts) {
+  if (alerts.empty() || !outbox_->enabled()) return;
+  store::Db& db = store_->writer_db();
+  Status s = db.Exec("BEGIN IMMEDIATE");
+  for (const policy::Alert& a : alerts) {
+    if (!s.ok()) break;
+    s = outbox_->Enqueue(db, a, "collector", /*update=*/true).status();
+  }
+  s = s.ok() ? db.Exec("COMMIT") : s;
+  if (!s.ok()) {
+    (void)db.Exec("ROLLBACK");
+    log::Error("alerting", "queueing still-firing or resolved alerts failed; Alertmanager ends them on its own after resolve_after",
+               {{"error", s.ToString()}});
+    return;
+  }
+  outbox_->Notify();
 }
 
 void Collector::RunDrift() {
@@ -313,6 +333,7 @@ void Collector::RunDrift() {
   drift_->Tick(Clock::Real().NowUnixNanos(), out);
   for (const drift::DriftEvent& e : out.events) audit_feed_->Post(AuditEntryForDrift(e));
   for (policy::Alert& a : out.alerts) audit_feed_->PostAlert(std::move(a));
+  DeliverRefreshes(out.refresh);
 }
 
 void Collector::ReloadPolicyIfAsked() {

@@ -77,6 +77,8 @@ class Collector {
   void ReloadPolicyIfAsked();  // writer thread
   void RunIncidents();         // writer thread
   void RunDrift();             // writer thread
+  // Writer thread: alerts that still hold, or cleared, to the outbox only.
+  void DeliverRefreshes(const std::vector<policy::Alert>& alerts);
 
   CollectorConfig config_;
   MetricsRegistry metrics_;

@@ -40,6 +40,9 @@ struct Alert {
   // Added to the delivered alert's annotations (the incident and its
   // root-cause analysis); not part of its identity (labels).
   std::vector<std::pair<std::string, std::string>> annotations;
+  // The condition cleared: delivered with endsAt = now so Alertmanager
+  // resolves it (time_unix_nano stays the episode's start).
+  bool resolved = false;
 };
 
 class RuleEngine {

@@ -74,7 +74,7 @@ AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, 
   for (const auto& [k, v] : a.annotations) j["annotations"][k] = v;
   const int64_t now = Clock::Real().NowUnixNanos();
   j["startsAt"] = FormatUtc(a.time_unix_nano > 0 ? a.time_unix_nano : now, 3);
-  j["endsAt"] = FormatUtc(std::max(now, a.time_unix_nano) + options.resolve_after_nanos, 3);
+  j["endsAt"] = FormatUtc(a.resolved ? now : std::max(now, a.time_unix_nano) + options.resolve_after_nanos, 3);
   j["generatorURL"] = options.external_url + "/api/v1/query?kind=alerts&name=" + a.rule;
   out.json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return out;

@@ -1,6 +1,7 @@
 // The alert outbox against a real HTTP receiver: retries with back-off until
 // a 2xx, Alertmanager's webhook JSON, repeats not queued twice, the bound.
 #include "collector/alerting/alert_outbox.h"
+#include "common/time_format.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -135,6 +136,23 @@ TEST(AlertPayload, LabelsAnnotationsAndAStableFingerprint) {
   EXPECT_EQ(j["labels"]["dataset"], "cust");
   EXPECT_EQ(j["annotations"]["policy_version"], "sha256:abc");
   EXPECT_EQ(j["generatorURL"], "http://127.0.0.1:7080/api/v1/query?kind=alerts&name=policy.violation");
+}
+
+TEST(AlertPayload, AResolvedAlertEndsNowAndAnnotationsAreAdded) {
+  AlertingOptions options;
+  policy::Alert a = MakeAlert("slo.burn", "checkout is burning its budget");
+  a.time_unix_nano = Clock::Real().NowUnixNanos() - 600'000'000'000LL;  // the episode began 10 min ago
+  a.annotations = {{"incident", "7"}};
+  auto firing = nlohmann::json::parse(BuildAlertPayload(a, "collector", options).json);
+  a.resolved = true;
+  AlertPayload resolved = BuildAlertPayload(a, "collector", options);
+  auto j = nlohmann::json::parse(resolved.json);
+  // Same alert (labels, start), ending now instead of resolve_after from now.
+  EXPECT_EQ(resolved.fingerprint, BuildAlertPayload(MakeAlert("slo.burn", "x"), "collector", options).fingerprint);
+  EXPECT_EQ(j["startsAt"], firing["startsAt"]);
+  EXPECT_LT(j["endsAt"].get<std::string>(), firing["endsAt"].get<std::string>());
+  EXPECT_LE(j["endsAt"].get<std::string>(), FormatUtc(Clock::Real().NowUnixNanos(), 3));
+  EXPECT_EQ(j["annotations"]["incident"], "7");
 }
 
 }  // namespace

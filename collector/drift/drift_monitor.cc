@@ -1,5 +1,6 @@
 #include "collector/drift/drift_monitor.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "policy/policy.h"
 
@@ -52,16 +53,22 @@ void DriftMonitor::Observe(const v1::Batch& batch, DriftOutput& out) {
     }
     if (!s.ok()) refused_.Increment();
   }
-  Collect(out);
+  Collect(Clock::Real().NowUnixNanos(), out);
 }
 
 void DriftMonitor::Tick(int64_t now, DriftOutput& out) {
   if (options_.metrics.empty()) return;
   detector_.Tick(now);
-  Collect(out);
+  Collect(now, out);
+  constexpr int64_t kRefreshNanos = 60'000'000'000LL;  // Alertmanager resolves what it stops hearing of
+  for (auto& [stream, active] : drifted_) {
+    if (now - active.last_sent < kRefreshNanos) continue;
+    active.last_sent = now;
+    out.refresh.push_back(active.alert);
+  }
 }
 
-void DriftMonitor::Collect(DriftOutput& out) {
+void DriftMonitor::Collect(int64_t now, DriftOutput& out) {
   for (DriftEvent& e : *events_) {
     if (e.kind == DriftEventKind::kRaised) {
       raised_.Increment();
@@ -74,10 +81,19 @@ void DriftMonitor::Collect(DriftOutput& out) {
       size_t at = e.stream.rfind('@');
       a.labels = {{"stream", e.stream}, {"metric", e.stream.substr(0, at)}};
       if (at != std::string::npos) a.labels.emplace_back("entity", e.stream.substr(at + 1));
+      drifted_[e.stream] = {a, now};
       out.alerts.push_back(std::move(a));
     } else {
       resolved_.Increment();
       log::Info("drift", "drift cleared", {{"stream", e.stream}});
+      auto it = drifted_.find(e.stream);
+      if (it != drifted_.end()) {
+        policy::Alert cleared = it->second.alert;
+        cleared.resolved = true;
+        cleared.message = e.message;
+        out.refresh.push_back(std::move(cleared));
+        drifted_.erase(it);
+      }
     }
     out.events.push_back(std::move(e));
   }

@@ -13,6 +13,7 @@
 // Thread-safety: Observe() and Tick() on the store's writer thread only.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,8 +32,10 @@ struct DriftMonitorOptions {
 };
 
 struct DriftOutput {
-  std::vector<policy::Alert> alerts;      // drift raised
+  std::vector<policy::Alert> alerts;      // drift raised: stored, audited, joined to incidents
   std::vector<DriftEvent> events;         // raised and resolved, for the audit log
+  std::vector<policy::Alert> refresh;     // drifts still holding (each minute) or cleared (resolved = true):
+                                          // delivered only, to keep Alertmanager current
 };
 
 class DriftMonitor {
@@ -46,11 +49,16 @@ class DriftMonitor {
   DriftMonitor(DriftMonitorOptions options, DriftDetector detector,
                std::shared_ptr<std::vector<DriftEvent>> events, MetricsRegistry& metrics);
   bool Declared(const std::string& metric) const;
-  void Collect(DriftOutput& out);
+  void Collect(int64_t now, DriftOutput& out);
 
   const DriftMonitorOptions options_;
   DriftDetector detector_;
   std::shared_ptr<std::vector<DriftEvent>> events_;  // filled by the detector's callback
+  struct Active {
+    policy::Alert alert;
+    int64_t last_sent = 0;
+  };
+  std::map<std::string, Active> drifted_;  // stream → its alert, while drifted
   Counter& refused_;
   Counter& raised_;
   Counter& resolved_;

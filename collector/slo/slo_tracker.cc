@@ -30,7 +30,10 @@ SloTracker::SloTracker(std::vector<SloConfig> slos, MetricsRegistry& m, std::vec
     : rules_(std::move(rules)),
       requests_(m.GetCounter("custos_collector_slo_requests_total", "Entry spans counted against an SLO")),
       alerts_(m.GetCounter("custos_collector_slo_burn_alerts_total", "SLO burn-rate alerts raised")) {
-  for (SloConfig& c : slos) slos_.push_back({std::move(c), {}, std::vector<bool>(rules_.size(), false)});
+  for (SloConfig& c : slos) {
+    slos_.push_back({std::move(c), {}, std::vector<bool>(rules_.size(), false),
+                     std::vector<policy::Alert>(rules_.size()), std::vector<int64_t>(rules_.size(), 0)});
+  }
   for (const BurnRule& r : rules_) longest_window_ = std::max(longest_window_, r.long_window_nanos);
 }
 
@@ -69,8 +72,8 @@ double SloTracker::BurnRate(size_t i, int64_t now, int64_t window) const {
   return budget > 0 ? bad / budget : (bad > 0 ? 1e9 : 0);
 }
 
-std::vector<policy::Alert> SloTracker::Evaluate(int64_t now) {
-  std::vector<policy::Alert> out;
+SloTracker::Signals SloTracker::Evaluate(int64_t now) {
+  Signals out;
   for (size_t i = 0; i < slos_.size(); ++i) {
     State& st = slos_[i];
     // Bounded: minutes older than the longest window go.
@@ -95,10 +98,19 @@ std::vector<policy::Alert> SloTracker::Evaluate(int64_t now) {
         a.labels = {{"slo", st.config.name}, {"service", st.config.service},
                     {"window", Span(rule.long_window_nanos)}};
         alerts_.Increment();
-        out.push_back(std::move(a));
+        st.active[r] = a;
+        st.last_sent[r] = now;
+        out.raised.push_back(std::move(a));
+      } else if (holds && now - st.last_sent[r] >= kRefreshNanos) {
+        st.last_sent[r] = now;
+        out.refresh.push_back(st.active[r]);
       } else if (!holds && st.firing[r]) {
         log::Info("slo", "burn rate back under the page threshold",
                   {{"slo", st.config.name}, {"window", Span(rule.long_window_nanos)}});
+        policy::Alert cleared = st.active[r];
+        cleared.resolved = true;
+        cleared.message += "; back under the threshold";
+        out.refresh.push_back(std::move(cleared));
       }
       st.firing[r] = holds;
     }

@@ -45,11 +45,20 @@ class SloTracker {
  public:
   SloTracker(std::vector<SloConfig> slos, MetricsRegistry& metrics, std::vector<BurnRule> rules = DefaultBurnRules());
 
+  // How often a page that still holds is delivered again (Alertmanager
+  // resolves an alert not heard of for its endsAt).
+  static constexpr int64_t kRefreshNanos = 60'000'000'000LL;
+
   void Observe(const v1::Batch& batch);
 
-  // Alerts for SLOs that started burning since the last call (one per
-  // episode and rule); an episode ends when the rule no longer holds.
-  std::vector<policy::Alert> Evaluate(int64_t now_unix_nanos);
+  struct Signals {
+    std::vector<policy::Alert> raised;   // pages that started: stored, audited, joined to incidents
+    std::vector<policy::Alert> refresh;  // pages still holding (every refresh interval) or cleared
+                                         // (resolved = true): delivered only, to keep Alertmanager current
+  };
+  // One page per SLO, rule and episode; an episode ends when the rule no
+  // longer holds, and its page is then delivered as resolved.
+  Signals Evaluate(int64_t now_unix_nanos);
 
   // bad/total over [now − window, now) divided by the error budget; 0 without requests.
   double BurnRate(size_t slo, int64_t now_unix_nanos, int64_t window_nanos) const;
@@ -62,6 +71,8 @@ class SloTracker {
     SloConfig config;
     std::map<int64_t, Minute> minutes;  // minute index → counts
     std::vector<bool> firing;           // per rule
+    std::vector<policy::Alert> active;  // per rule: the page while firing
+    std::vector<int64_t> last_sent;     // per rule
   };
   std::vector<State> slos_;
   std::vector<BurnRule> rules_;

@@ -37,6 +37,7 @@ v1::Batch Minute(int64_t minute, int requests, int bad, const std::string& servi
 
 struct Raised {
   std::map<std::string, std::vector<int64_t>> alerts;  // severity → minutes it was raised at
+  int refreshed = 0, resolved = 0;
 };
 
 // Feeds minutes [from, to) with `bad` errors per 1,000 and evaluates after each.
@@ -44,7 +45,9 @@ void Feed(SloTracker& t, Raised& run, int64_t from, int64_t to, int bad, double 
   for (int64_t m = from; m < to; ++m) {
     t.Observe(Minute(m, 1000, bad, "checkout", slow_ms));
     t.Observe(Minute(m, 1000, 500, "other"));  // another service's failures do not count
-    for (const policy::Alert& a : t.Evaluate(kT0 + (m + 1) * kMinute)) run.alerts[a.severity].push_back(m);
+    SloTracker::Signals s = t.Evaluate(kT0 + (m + 1) * kMinute);
+    for (const policy::Alert& a : s.raised) run.alerts[a.severity].push_back(m);
+    for (const policy::Alert& a : s.refresh) (a.resolved ? run.resolved : run.refreshed)++;
   }
 }
 
@@ -64,8 +67,13 @@ TEST(SloTracker, ASustainedBurnPagesOnceAndABriefSpikeDoesNot) {
   EXPECT_EQ(run.alerts["critical"][0], 180 + 17);
   ASSERT_EQ(run.alerts["error"].size(), 1u);  // 6x over 6 h and 30 min
   EXPECT_GT(run.alerts["error"][0], 180);
+  // While a page holds it is delivered again each minute; when it stops
+  // holding it is delivered once more, resolved.
+  EXPECT_GT(run.refreshed, 20);
+  EXPECT_EQ(run.resolved, 0);
   // Back to normal: the page stops holding, and a new burn pages again.
   Feed(t, run, 230, 300, 0);
+  EXPECT_EQ(run.resolved, 2);  // the critical and the error page
   Feed(t, run, 300, 330, 50);
   EXPECT_EQ(run.alerts["critical"].size(), 2u);
   EXPECT_EQ(metrics.Value("custos_collector_slo_burn_alerts_total"), 4);
