@@ -43,38 +43,37 @@ void AddLogBucket(int b, const std::vector<LogRow>& logs, SeriesFrame& frame, co
 
 void AddShares(SeriesFrame& frame) {
   std::vector<std::pair<int, std::pair<SeriesId, double>>> add;
-  auto value = [&](const SeriesFrame::BucketValues& vals, const std::string& entity, const std::string& name,
-                   double* out) {
-    SeriesId id;
-    if (!frame.Find(entity, name, &id)) return false;
-    auto it = vals.find(id);
-    if (it == vals.end()) return false;
-    *out = it->second;
-    return true;
-  };
-  for (const auto& [b, vals] : frame.buckets()) {
-    for (const auto& [id, v] : vals) {
+  for (int b : frame.BucketsWithValues()) {
+    auto value = [&](const std::string& entity, const std::string& name, double* out) {
+      SeriesId id;
+      if (!frame.Find(entity, name, &id)) return false;
+      const double* v = frame.Get(b, id);
+      if (v == nullptr) return false;
+      *out = *v;
+      return true;
+    };
+    frame.ForEachValue(b, [&](SeriesId id, double v) {
       // Copies: Intern() below may move the frame's names.
       const std::string entity = frame.entity(id);
       const std::string name = frame.name(id);
       double den = 0;
       if (name.rfind("L|tpl|", 0) == 0) {
-        if (value(vals, entity, "L|n", &den) && den > 0)
+        if (value(entity, "L|n", &den) && den > 0)
           add.push_back({b, {frame.Intern(entity, "L|share|" + name.substr(6)), v / den}});
       } else if (name == "L|n" && v > 0) {
         double err = 0;
-        value(vals, entity, "L|err", &err);
+        value(entity, "L|err", &err);
         add.push_back({b, {frame.Intern(entity, "L|errshare"), err / v}});
       } else if (name.rfind("L|ev|", 0) == 0) {
         std::string rest = name.substr(5);
         std::string op = rest.substr(0, rest.find('|'));
-        if (value(vals, entity, "T|ent|" + op, &den) && den > 0)
+        if (value(entity, "T|ent|" + op, &den) && den > 0)
           add.push_back({b, {frame.Intern(entity, "L|evshare|" + rest), v / den}});
       } else if (name.rfind("T|op|", 0) == 0 && name.size() > 9 && name.compare(name.size() - 4, 4, "|cnt") == 0) {
-        if (value(vals, entity, "T|n_span", &den) && den > 0)
+        if (value(entity, "T|n_span", &den) && den > 0)
           add.push_back({b, {frame.Intern(entity, "T|opshare|" + name.substr(5, name.size() - 9)), v / den}});
       }
-    }
+    });
   }
   for (const auto& [b, kv] : add) frame.Put(b, kv.first, kv.second);
 }

@@ -270,11 +270,9 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
   for (int s = 0; s < kSourceCount; ++s) {
     const Windows& w = win[s];
     for (int b : w.post) {
-      auto bucket = f.buckets().find(b);
-      if (bucket == f.buckets().end()) continue;
-      for (const auto& [id, unused] : bucket->second) {
+      f.ForEachValue(b, [&](SeriesId id, double) {
         const std::string& name = f.name(id);
-        if (SourceOf(name) != Source(s) || !seen.insert(id).second || ExcludedSeries(name)) continue;
+        if (SourceOf(name) != Source(s) || !seen.insert(id).second || ExcludedSeries(name)) return;
         Group g = GroupOf(name);
         SeriesId den_id = 0;
         bool has_den = IsShare(g) && f.Find(f.entity(id), ShareDenominator(name), &den_id);
@@ -291,14 +289,14 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
           if (value_at(rb, &v)) ref.push_back(v);
         for (int pb : w.post)
           if (value_at(pb, &v)) post.push_back(v), score.post.push_back({pb, v});
-        if (ref.size() < static_cast<size_t>(o.min_reference) || post.empty()) continue;
+        if (ref.size() < static_cast<size_t>(o.min_reference) || post.empty()) return;
         int k = g == Group::kGpuFault ? 1 : o.k;
         score.id = id;
         score.entity = f.entity(id);
         score.name = name;
         score.score = RobustScore(name, std::move(ref), post, k, &score.median, &score.scale);
         out.push_back(std::move(score));
-      }
+      });
     }
   }
   return AttributeEdges(std::move(out), o.edge_explaining_away);

@@ -52,11 +52,22 @@ bool SeriesFrame::Find(std::string_view entity, std::string_view name, SeriesId*
   return true;
 }
 
+double& SeriesFrame::Slot(int bucket, SeriesId id) {
+  std::vector<double>& values = buckets_[bucket];
+  if (id >= values.size()) values.resize(std::max<size_t>(id + 1, series_.size()), std::nan(""));
+  return values[id];
+}
+
 const double* SeriesFrame::Get(int bucket, SeriesId id) const {
   auto b = buckets_.find(bucket);
-  if (b == buckets_.end()) return nullptr;
-  auto v = b->second.find(id);
-  return v == b->second.end() ? nullptr : &v->second;
+  if (b == buckets_.end() || id >= b->second.size() || std::isnan(b->second[id])) return nullptr;
+  return &b->second[id];
+}
+
+std::vector<int> SeriesFrame::BucketsWithValues() const {
+  std::vector<int> out;
+  for (const auto& [b, values] : buckets_) out.push_back(b);
+  return out;
 }
 
 static uint64_t ExampleKey(int bucket, SeriesId id) {
