@@ -43,4 +43,12 @@ uint64_t TimeOf(const v1::Record& r) {
   return 0;
 }
 
+std::string EntityOf(const v1::Batch& batch, uint32_t resource_ref) {
+  if (resource_ref >= static_cast<uint32_t>(batch.resources_size())) return "";
+  const v1::Resource& r = batch.resources(static_cast<int>(resource_ref));
+  if (!r.service_name().empty()) return r.service_name();
+  if (!r.systemd_unit().empty()) return r.systemd_unit();
+  return "node:" + r.node_id();
+}
+
 }  // namespace custos

@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "schemas/record_refs.h"
 #include "policy/policy.h"
 
 namespace custos::drift {
@@ -34,14 +35,7 @@ void DriftMonitor::Observe(const v1::Batch& batch, DriftOutput& out) {
   for (const v1::Record& r : batch.records()) {
     if (!r.has_metric() || !Declared(r.metric().name())) continue;
     const v1::MetricPoint& m = r.metric();
-    std::string entity;
-    if (m.resource_ref() < static_cast<uint32_t>(batch.resources_size())) {
-      const v1::Resource& res = batch.resources(static_cast<int>(m.resource_ref()));
-      entity = !res.service_name().empty() ? res.service_name()
-               : !res.systemd_unit().empty() ? res.systemd_unit()
-                                             : "node:" + res.node_id();
-    }
-    std::string stream = m.name() + "@" + entity;
+    std::string stream = m.name() + "@" + EntityOf(batch, m.resource_ref());
     const auto t = static_cast<int64_t>(m.time_unix_nano());
     Status s;
     if (m.type() == v1::MetricPoint::TYPE_HISTOGRAM) {

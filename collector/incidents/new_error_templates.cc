@@ -1,6 +1,7 @@
 #include "collector/incidents/new_error_templates.h"
 
 #include "collector/rca/log_template.h"
+#include "schemas/record_refs.h"
 
 namespace custos::collector {
 
@@ -16,13 +17,7 @@ std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
   for (const v1::Record& r : batch.records()) {
     if (!r.has_log()) continue;
     const v1::LogRecord& log = r.log();
-    std::string service;
-    if (log.resource_ref() < static_cast<uint32_t>(batch.resources_size())) {
-      const v1::Resource& res = batch.resources(static_cast<int>(log.resource_ref()));
-      service = !res.service_name().empty() ? res.service_name()
-                : !res.systemd_unit().empty() ? res.systemd_unit()
-                                              : "node:" + res.node_id();
-    }
+    const std::string service = EntityOf(batch, log.resource_ref());
     const auto t = static_cast<int64_t>(log.time_unix_nano());
     auto [it, inserted] = services_.try_emplace(service);
     Service& s = it->second;
