@@ -26,13 +26,19 @@ std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
     if (log.severity() != v1::SEVERITY_UNSPECIFIED && log.severity() < v1::SEVERITY_ERROR) continue;
     rca::ParsedLog parsed = rca::ParseLogLine(log.message(), static_cast<int>(log.severity()));
     if (parsed.level != "ERROR" && parsed.level != "FATAL") continue;
-    std::string tpl = rca::LogTemplate(parsed);
-    if (s.templates.count(tpl)) continue;
+    std::string tpl = rca::LocationTemplate(parsed);
+    if (!tpl.empty() && s.locations.count(tpl)) continue;
     if (templates_ >= options_.max_templates) {
       untracked_.Increment();
       continue;
     }
-    s.templates.insert(tpl);
+    if (tpl.empty()) {
+      rca::DrainParser::Match m = s.words.Add(parsed.level + " " + parsed.message);
+      if (!m.created) continue;
+      tpl = m.text;
+    } else {
+      s.locations.insert(tpl);
+    }
     ++templates_;
     if (t - s.first_seen < options_.warmup_nanos) continue;  // still learning this service
     alerts_.Increment();

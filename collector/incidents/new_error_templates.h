@@ -4,9 +4,10 @@
 // template it has not written is an alert ("log.new-error-template") with the
 // line as example, once per template.
 //
-// Templates are the RCA's (collector/rca/log_template.h): the logback
-// location where a line names one, else the first words with numbers and ids
-// masked. Time is the records' own. What is learned lives in memory: after a
+// A statement is known by its source location where the line names one
+// (logback's Class#line, collector/rca/log_template.h), else by its words,
+// mined online with Drain (collector/rca/drain.h), so "user alice not found"
+// and "user bob not found" are one statement. Time is the records' own. What is learned lives in memory: after a
 // restart each service warms up again.
 //
 // Bounded: at most max_templates templates over all services; past it no
@@ -22,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "collector/rca/drain.h"
 #include "common/metrics.h"
 #include "custos/v1/transport.pb.h"
 #include "policy/rules.h"
@@ -42,7 +44,8 @@ class NewErrorTemplates {
  private:
   struct Service {
     int64_t first_seen = 0;
-    std::unordered_set<std::string> templates;
+    std::unordered_set<std::string> locations;  // statements known by their source location
+    rca::DrainParser words;                      // the others, by their words (Drain)
   };
   const NewErrorTemplateOptions options_;
   std::unordered_map<std::string, Service> services_;

@@ -30,6 +30,7 @@ TEST(NewErrorTemplates, AlertsOnceOnAnErrorStatementNewAfterTheWarmup) {
   NewErrorTemplates t({}, metrics);
   // The first hour: learned, not alerted.
   EXPECT_TRUE(t.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
+                              {1, "checkout", "ERROR coupon WINTER for alice expired"},
                               {30, "checkout", "INFO c.s.Cart#12 cart 17 loaded"}}))
                   .empty());
   // Later: a known error (other numbers), an INFO line and another service's
@@ -38,13 +39,25 @@ TEST(NewErrorTemplates, AlertsOnceOnAnErrorStatementNewAfterTheWarmup) {
                                 {91, "checkout", "INFO c.s.Cart#77 something new"},
                                 {92, "payments", "ERROR p.Charge#5 card declined"},
                                 {93, "checkout", "ERROR c.s.Cart#61 price service timed out after 3000 ms"},
-                                {94, "checkout", "ERROR c.s.Cart#61 price service timed out after 2900 ms"}}));
+                                {94, "checkout", "ERROR c.s.Cart#61 price service timed out after 2900 ms"},
+                                // Known by its words: the first was learned in the warm-up
+                                {95, "checkout", "ERROR coupon SPRING for bob expired"}}));
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].rule, "log.new-error-template");
   EXPECT_NE(alerts[0].message.find("price service timed out after 3000 ms"), std::string::npos);
   EXPECT_EQ(alerts[0].labels[0], (std::pair<std::string, std::string>{"service", "checkout"}));
   EXPECT_EQ(alerts[0].labels[1].second, "ERROR c.s.Cart#61");
   EXPECT_EQ(metrics.Value("custos_collector_new_error_template_alerts_total"), 1);
+}
+
+TEST(NewErrorTemplates, LinesWithoutALocationAreKnownByTheirWords) {
+  MetricsRegistry metrics;
+  NewErrorTemplates t({.warmup_nanos = 0}, metrics);
+  auto alerts = t.Observe(Logs({{0, "payments", "ERROR charge for alice declined by issuer"},
+                                {1, "payments", "ERROR charge for bob declined by issuer"},
+                                {2, "payments", "ERROR ledger write failed: disk full"}}));
+  ASSERT_EQ(alerts.size(), 2u);  // the two statements, not three lines
+  EXPECT_EQ(alerts[1].labels[1].second, "ERROR ledger write failed: disk full");
 }
 
 TEST(NewErrorTemplates, TheTemplateBoundIsCounted) {

@@ -152,11 +152,16 @@ ParsedLog ParseLogLine(std::string_view line, int severity) {
   return out;
 }
 
+std::string LocationTemplate(const ParsedLog& log) {
+  for (std::string_view tok : Tokens(log.message, 3))
+    if (IsLocation(tok)) return log.level + " " + std::string(tok);
+  return "";
+}
+
 std::string LogTemplate(const ParsedLog& log) {
   constexpr size_t kTemplateTokens = 10, kScanTokens = 40, kMaxTokenChars = 40;
+  if (std::string location = LocationTemplate(log); !location.empty()) return location;
   std::vector<std::string_view> toks = Tokens(log.message, kScanTokens);
-  for (size_t i = 0; i < toks.size() && i < 3; ++i)
-    if (IsLocation(toks[i])) return log.level + " " + std::string(toks[i]);
   std::string out = log.level;
   size_t n = 0;
   for (std::string_view tok : toks) {

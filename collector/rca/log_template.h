@@ -28,4 +28,9 @@ ParsedLog ParseLogLine(std::string_view line, int severity);
 
 std::string LogTemplate(const ParsedLog& log);
 
+// The template when the line names its source location ("ERROR
+// c.s.ContactsServiceImpl#37"), else "" (the statement is then known only by
+// its words).
+std::string LocationTemplate(const ParsedLog& log);
+
 }  // namespace custos::rca

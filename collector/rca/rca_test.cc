@@ -323,3 +323,37 @@ TEST_F(LoaderTest, ASparseStoreIsReadAsFarAsItMust) {
 
 }  // namespace
 }  // namespace custos::rca
+
+#include "collector/rca/drain.h"
+
+namespace custos::rca {
+namespace {
+
+TEST(Drain, JoinsLinesOfOneStatementAndKeepsOthersApart) {
+  DrainParser d;
+  auto a = d.Add("login failed for user alice");
+  EXPECT_TRUE(a.created);
+  auto b = d.Add("login failed for user bob");
+  EXPECT_FALSE(b.created);
+  EXPECT_EQ(b.id, a.id);
+  EXPECT_EQ(b.text, "login failed for user <*>");
+  // As in Drain, the leading tokens route: a variable first word splits.
+  EXPECT_TRUE(d.Add("alice logged out now").created);
+  EXPECT_EQ(d.Add("request 42 took 17 ms").text, "request <*> took <*> ms");  // digits masked
+  auto other = d.Add("login failed: token expired today");  // same length and start, different words
+  EXPECT_TRUE(other.created);
+  EXPECT_NE(other.id, a.id);
+  EXPECT_EQ(d.clusters(), 4u);
+}
+
+TEST(Drain, TheClusterBoundIsCounted) {
+  DrainParser d({.depth = 4, .similarity = 0.5, .max_children = 100, .max_clusters = 2});
+  d.Add("alpha beta gamma");
+  d.Add("delta epsilon zeta");
+  auto third = d.Add("eta theta iota");
+  EXPECT_EQ(third.id, 0u);
+  EXPECT_EQ(d.overflowed(), 1u);
+}
+
+}  // namespace
+}  // namespace custos::rca
