@@ -296,7 +296,11 @@ void Collector::RunIncidents() {
       log::Info("incidents", "analysed", {{"incident", std::to_string(e.id)}, {"top", e.title}});
     }
     // The incident's alerts again, with the analysis in their annotations.
-    for (const auto& [alert, node] : e.alerts) {
+    for (const auto& [original, node] : e.alerts) {
+      // It ends when it would have: an alert that already ended gets the
+      // analysis attached without being made to fire again.
+      policy::Alert alert = original;
+      alert.ends_unix_nanos = alert.time_unix_nano + config_.alerting.resolve_after_nanos;
       auto r = outbox_->Enqueue(db, alert, node, /*update=*/true);
       if (!r.ok()) log::Error("incidents", "queueing an annotated alert failed", {{"error", r.status().ToString()}});
       queued = queued || (r.ok() && r->empty());

@@ -43,6 +43,9 @@ struct Alert {
   // The condition cleared: delivered with endsAt = now so Alertmanager
   // resolves it (time_unix_nano stays the episode's start).
   bool resolved = false;
+  // When set, the alert's endsAt (an annotated re-send keeps the original end,
+  // so an alert that already ended is not made to fire again).
+  int64_t ends_unix_nanos = 0;
 };
 
 class RuleEngine {

@@ -1,5 +1,7 @@
 #include "collector/alerting/alert_outbox.h"
 
+#include <optional>
+
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -74,7 +76,9 @@ AlertPayload BuildAlertPayload(const policy::Alert& a, const std::string& node, 
   for (const auto& [k, v] : a.annotations) j["annotations"][k] = v;
   const int64_t now = Clock::Real().NowUnixNanos();
   j["startsAt"] = FormatUtc(a.time_unix_nano > 0 ? a.time_unix_nano : now, 3);
-  j["endsAt"] = FormatUtc(a.resolved ? now : std::max(now, a.time_unix_nano) + options.resolve_after_nanos, 3);
+  int64_t ends = a.resolved ? now : std::max(now, a.time_unix_nano) + options.resolve_after_nanos;
+  if (a.ends_unix_nanos > 0 && !a.resolved) ends = a.ends_unix_nanos;
+  j["endsAt"] = FormatUtc(ends, 3);
   j["generatorURL"] = options.external_url + "/api/v1/query?kind=alerts&name=" + a.rule;
   out.json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return out;
@@ -140,7 +144,20 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
     return suppressed;
   }
   if (options_.targets.empty()) return std::string();
-  AlertPayload p = BuildAlertPayload(alert, node, options_);
+  // An alert's annotations (its incident's analysis) stay with it when it
+  // is sent again without them (a still-firing SLO or drift alert).
+  std::optional<policy::Alert> annotated;
+  {
+    std::string fp = BuildAlertPayload(alert, node, options_).fingerprint;
+    if (!alert.annotations.empty()) {
+      if (annotations_.size() >= 100'000) annotations_.clear();  // bounded; older alerts lose theirs
+      annotations_[fp] = alert.annotations;
+    } else if (auto it = annotations_.find(fp); it != annotations_.end()) {
+      annotated = alert;
+      annotated->annotations = it->second;
+    }
+  }
+  AlertPayload p = BuildAlertPayload(annotated ? *annotated : alert, node, options_);
   if (auto it = last_queued_.find(p.fingerprint);
       !update && it != last_queued_.end() && now - it->second < options_.repeat_interval_nanos) {
     repeats_.Increment();

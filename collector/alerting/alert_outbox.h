@@ -114,6 +114,8 @@ class AlertOutbox {
   const Silences* silences_ = nullptr;
   // Writer thread only.
   std::unordered_map<std::string, int64_t> last_queued_;  // fingerprint -> time
+  // fingerprint -> the annotations it was last sent with (its incident's analysis)
+  std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> annotations_;
   // Per inhibit rule: the values of its `equal` labels -> when a source alert last fired.
   std::vector<std::unordered_map<std::string, int64_t>> inhibiting_;
   std::unique_ptr<store::Statement> insert_, count_;

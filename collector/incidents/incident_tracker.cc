@@ -21,11 +21,9 @@ template <typename Fn>
 Status InTransaction(store::Db& db, Fn fn) {
   CUSTOS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Status s = fn();
-  if (!s.ok()) {
-    (void)db.Exec("ROLLBACK");
-    return s;
-  }
-  return db.Exec("COMMIT");
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok()) (void)db.Exec("ROLLBACK");
+  return s;
 }
 
 }  // namespace
@@ -35,7 +33,9 @@ Status CreateIncidentTables(store::Db& db) {
       "CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, opened INTEGER NOT NULL, "
       "last_signal INTEGER NOT NULL, resolved INTEGER, title TEXT, severity TEXT, alerts INTEGER NOT NULL DEFAULT 0, "
       "rca TEXT, rca_summary TEXT, rca_at INTEGER);"
-      "CREATE INDEX IF NOT EXISTS incidents_resolved ON incidents(resolved);");
+      "CREATE INDEX IF NOT EXISTS incidents_resolved ON incidents(resolved);"
+      "CREATE INDEX IF NOT EXISTS incidents_unanalysed ON incidents(opened) WHERE rca_at IS NULL;"
+      "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident);");
 }
 
 IncidentTracker::IncidentTracker(IncidentOptions options, Analyzer analyzer, MetricsRegistry& m)
@@ -48,6 +48,8 @@ IncidentTracker::IncidentTracker(IncidentOptions options, Analyzer analyzer, Met
                                       "Root-cause analyses that failed (the incident says why)")),
       forced_resolves_(m.GetCounter("custos_collector_incidents_forced_resolves_total",
                                     "Incidents resolved early: more than max_open were open")),
+      queue_full_(m.GetCounter("custos_collector_incident_analyses_deferred_total",
+                               "Due analyses left for a later tick: max_queued_analyses were waiting")),
       open_gauge_(m.GetGauge("custos_collector_incidents_open", "Incidents open now")) {}
 
 IncidentTracker::~IncidentTracker() { Stop(); }
@@ -87,11 +89,16 @@ void IncidentTracker::Run() {
 }
 
 Result<int64_t> IncidentTracker::OnAlert(store::Db& db, const policy::Alert& alert, std::vector<IncidentEvent>& events) {
-  const int64_t t = alert.time_unix_nano;
+  // A clock running ahead must not hold an incident open into the future.
+  constexpr int64_t kMaxSkew = 5LL * 60 * 1'000'000'000;
+  const int64_t t = std::min(alert.time_unix_nano, Clock::Real().NowUnixNanos() + kMaxSkew);
   CUSTOS_ASSIGN_OR_RETURN(auto open, db.Prepare("SELECT id, opened, last_signal, severity FROM incidents "
-                                                 "WHERE resolved IS NULL ORDER BY last_signal DESC LIMIT 1"));
+                                                 "WHERE resolved IS NULL AND ?1 BETWEEN opened - ?2 AND last_signal + ?2 "
+                                                 "ORDER BY last_signal DESC LIMIT 1"));
+  open->Bind(1, t);
+  open->Bind(2, options_.group_window_nanos);
   CUSTOS_ASSIGN_OR_RETURN(bool row, open->Step());
-  if (row && t >= open->Int(1) - options_.group_window_nanos && t <= open->Int(2) + options_.group_window_nanos) {
+  if (row) {
     int64_t id = open->Int(0);
     std::string severity = SeverityRank(alert.severity) > SeverityRank(open->Text(3)) ? alert.severity : open->Text(3);
     CUSTOS_ASSIGN_OR_RETURN(auto join, db.Prepare("UPDATE incidents SET last_signal = max(last_signal, ?1), "
@@ -143,7 +150,10 @@ Status IncidentTracker::Tick(store::Db& db, int64_t now, std::vector<IncidentEve
     std::lock_guard<std::mutex> lock(mu_);
     done.swap(done_);
   }
-  return InTransaction(db, [&]() -> Status {
+  // Events and counts are handed out only once the transaction commits.
+  std::vector<IncidentEvent> staged;
+  uint64_t resolved_count = 0, analysed_count = 0, failed_count = 0;
+  Status s = InTransaction(db, [&, &events = staged]() -> Status {
     // Quiet incidents resolve.
     CUSTOS_ASSIGN_OR_RETURN(auto quiet, db.Prepare("SELECT id, title, alerts, last_signal FROM incidents "
                                                    "WHERE resolved IS NULL AND last_signal < ?1"));
@@ -161,16 +171,17 @@ Status IncidentTracker::Tick(store::Db& db, int64_t now, std::vector<IncidentEve
       resolve->Bind(1, options_.resolve_after_nanos);
       resolve->Bind(2, e.id);
       CUSTOS_RETURN_IF_ERROR(resolve->Exec());
-      resolved_.Increment();
+      ++resolved_count;
       events.push_back(std::move(e));
     }
     // Finished analyses are stored.
     for (auto& [id, report] : done) {
       if (report.ok()) {
-        CUSTOS_RETURN_IF_ERROR(StoreAnalysis(db, id, *report, events));
+        CUSTOS_RETURN_IF_ERROR(StoreAnalysis(db, id, *report, now, events));
+        ++analysed_count;
         continue;
       }
-      analysis_failures_.Increment();
+      ++failed_count;
       log::Warn("incidents", "root-cause analysis failed", {{"incident", std::to_string(id)},
                                                             {"error", report.status().ToString()}});
       CUSTOS_ASSIGN_OR_RETURN(auto failed, db.Prepare("UPDATE incidents SET rca_at = ?1, rca_summary = ?2 WHERE id = ?3"));
@@ -196,22 +207,39 @@ Status IncidentTracker::Tick(store::Db& db, int64_t now, std::vector<IncidentEve
     if (counted) open_gauge_.Set(open_count->Int(0));
     std::lock_guard<std::mutex> lock(mu_);
     bool added = false;
+    auto has = [](const auto& list, int64_t id) {
+      return std::any_of(list.begin(), list.end(), [&](const auto& x) { return x.first == id; });
+    };
     for (const auto& [id, onset] : ready) {
+      // Finished since the swap above (done_), or stored just now (done): not again.
       bool known = std::find(in_progress_.begin(), in_progress_.end(), id) != in_progress_.end() ||
-                   std::any_of(queue_.begin(), queue_.end(), [&](const auto& q) { return q.first == id; }) ||
-                   std::any_of(done.begin(), done.end(), [&](const auto& d) { return d.first == id; });
-      if (known || queue_.size() >= options_.max_queued_analyses) continue;
+                   has(queue_, id) || has(done_, id) || has(done, id);
+      if (known) continue;
+      if (queue_.size() >= options_.max_queued_analyses) {
+        queue_full_.Increment();  // analysed at a later tick
+        continue;
+      }
       queue_.emplace_back(id, onset);
       added = true;
     }
     if (added) cv_.notify_one();
     return Status::Ok();
   });
+  if (!s.ok()) {
+    // Nothing of it happened: the finished analyses wait for the next tick.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& d : done) done_.push_back(std::move(d));
+    return s;
+  }
+  resolved_.Increment(resolved_count);
+  analysed_.Increment(analysed_count);
+  analysis_failures_.Increment(failed_count);
+  for (IncidentEvent& e : staged) events.push_back(std::move(e));
+  return Status::Ok();
 }
 
-Status IncidentTracker::StoreAnalysis(store::Db& db, int64_t id, const rca::RcaReport& report,
+Status IncidentTracker::StoreAnalysis(store::Db& db, int64_t id, const rca::RcaReport& report, int64_t now,
                                       std::vector<IncidentEvent>& events) {
-  analysed_.Increment();
   nlohmann::json j = rca::ReportJson(report);
   std::string summary = rca::ReportSummary(report, 3);
   std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -219,7 +247,7 @@ Status IncidentTracker::StoreAnalysis(store::Db& db, int64_t id, const rca::RcaR
                           db.Prepare("UPDATE incidents SET rca = ?1, rca_summary = ?2, rca_at = ?3 WHERE id = ?4"));
   update->Bind(1, text);
   update->Bind(2, summary);
-  update->Bind(3, Clock::Real().NowUnixNanos());
+  update->Bind(3, now);
   update->Bind(4, id);
   CUSTOS_RETURN_IF_ERROR(update->Exec());
   IncidentEvent e{.kind = IncidentEvent::Kind::kAnalysed, .id = id, .title = summary, .details = j};

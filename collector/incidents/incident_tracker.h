@@ -81,7 +81,8 @@ class IncidentTracker {
 
  private:
   void Run();
-  Status StoreAnalysis(store::Db& db, int64_t id, const rca::RcaReport& report, std::vector<IncidentEvent>& events);
+  Status StoreAnalysis(store::Db& db, int64_t id, const rca::RcaReport& report, int64_t now,
+                       std::vector<IncidentEvent>& events);
 
   const IncidentOptions options_;
   const Analyzer analyzer_;
@@ -90,6 +91,7 @@ class IncidentTracker {
   Counter& analysed_;
   Counter& analysis_failures_;
   Counter& forced_resolves_;
+  Counter& queue_full_;
   Gauge& open_gauge_;
 
   std::mutex mu_;

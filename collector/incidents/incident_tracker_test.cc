@@ -13,7 +13,7 @@ namespace custos::collector {
 namespace {
 
 constexpr int64_t kMin = 60'000'000'000LL;
-constexpr int64_t kT0 = 1'800'000'000'000'000'000LL;
+constexpr int64_t kT0 = 1'700'000'000'000'000'000LL;  // in the past: a future alert time is clamped to now
 
 policy::Alert MakeAlert(const std::string& rule, int64_t t, const std::string& severity = "warning") {
   policy::Alert a;

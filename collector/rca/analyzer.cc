@@ -94,7 +94,7 @@ RcaReport AnalyzeFrame(const SeriesFrame& frame, const CallGraph& graph, const A
   }
   std::vector<EntityScore> ranked = RankEntities(ScoreSeries(frame, s), graph);
   report.entities = ranked.size();
-  for (size_t i = 0; i < ranked.size() && i < o.max_candidates; ++i) {
+  for (size_t i = 0; i < ranked.size() && i < o.max_candidates && ranked[i].score >= o.min_score; ++i) {
     const EntityScore& e = ranked[i];
     Candidate c;
     c.entity = e.entity;
@@ -129,9 +129,9 @@ Result<RcaReport> Analyze(store::Db& db, const AnalyzeOptions& o) {
   RcaReport report = AnalyzeFrame(frame, graph, o);
   report.loaded = stats;
   if (stats.spans_left_out > 0)
-    report.notes.push_back(std::to_string(stats.spans_left_out) + " spans of the reference left out (max_spans)");
+    report.notes.push_back("max_spans reached: spans beyond " + std::to_string(stats.spans) + " were not read");
   if (stats.logs_left_out > 0)
-    report.notes.push_back(std::to_string(stats.logs_left_out) + " log lines of the reference left out (max_logs)");
+    report.notes.push_back("max_logs reached: log lines beyond " + std::to_string(stats.logs) + " were not read");
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }

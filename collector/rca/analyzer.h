@@ -54,6 +54,7 @@ struct RcaReport {
 struct AnalyzeOptions {
   LoadOptions load;
   size_t max_candidates = 10;
+  double min_score = 3;  // an entity whose best series moved less is not a candidate
   size_t evidence_per_candidate = 3;
 };
 

@@ -269,10 +269,10 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
   std::set<SeriesId> seen;
   for (int s = 0; s < kSourceCount; ++s) {
     const Windows& w = win[s];
-    for (int b : w.post) {
-      f.ForEachValue(b, [&](SeriesId id, double) {
+    auto score_series = [&](SeriesId id) {
         const std::string& name = f.name(id);
-        if (SourceOf(name) != Source(s) || !seen.insert(id).second || ExcludedSeries(name)) return;
+        if (SourceOf(name) != Source(s) || seen.count(id) || ExcludedSeries(name)) return;
+        seen.insert(id);
         Group g = GroupOf(name);
         SeriesId den_id = 0;
         bool has_den = IsShare(g) && f.Find(f.entity(id), ShareDenominator(name), &den_id);
@@ -296,7 +296,13 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
         score.name = name;
         score.score = RobustScore(name, std::move(ref), post, k, &score.median, &score.scale);
         out.push_back(std::move(score));
-      });
+    };
+    for (int b : w.post) f.ForEachValue(b, [&](SeriesId id, double) { score_series(id); });
+    // A count with no value after the onset where its source had data is a
+    // zero: a service that stopped serving (no spans, no logs) is scored too.
+    if (!w.post.empty()) {
+      for (SeriesId id = 0; id < f.series_count(); ++id)
+        if (!seen.count(id) && IsCount(GroupOf(f.name(id)))) score_series(id);
     }
   }
   return AttributeEdges(std::move(out), o.edge_explaining_away);

@@ -10,6 +10,20 @@ std::string SeriesPart(std::string_view text) {
   return out;
 }
 
+std::string MaskDigits(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      out.push_back(text[i]);
+      continue;
+    }
+    out += "<n>";
+    while (i + 1 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '9') ++i;
+  }
+  return out;
+}
+
 Source SourceOf(std::string_view name) {
   switch (name.empty() ? 'M' : name[0]) {
     case 'T':

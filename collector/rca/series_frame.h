@@ -37,6 +37,9 @@ constexpr int kSourceCount = 4;
 // '|' separates the parts of a series name; text taken from data (an
 // operation, a template) has it replaced by '/'.
 std::string SeriesPart(std::string_view text);
+// Each run of digits as "<n>", so ids in names (a URL path) do not make a
+// series per value.
+std::string MaskDigits(std::string_view text);
 
 // The source a series name belongs to (by its family prefix).
 Source SourceOf(std::string_view name);

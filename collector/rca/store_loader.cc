@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -55,7 +56,8 @@ Status LoadMetrics(store::Db& db, const LoadOptions& o, SeriesFrame& f, LoadStat
   Range r{o.onset_unix_nanos - (s.metric_reference + 1) * kBucket, o.onset_unix_nanos + (s.metric_post.last + 2) * kBucket};
   CUSTOS_ASSIGN_OR_RETURN(
       auto st, Query(db,
-                     std::string("SELECT m.ts, coalesce(m.start_ts,0), m.name, coalesce(m.attributes,''), m.type, m.value, ") +
+                     std::string("SELECT m.ts, coalesce(m.start_ts,0), m.name, coalesce(m.attributes,''), m.type, m.value, "
+                                 "m.resource, ") +
                          kEntitySql + " FROM metrics m JOIN resources r ON r.id = m.resource "
                          "WHERE m.ts >= ?1 AND m.ts < ?2 AND m.histogram IS NULL ORDER BY m.ts",
                      r));
@@ -63,23 +65,24 @@ Status LoadMetrics(store::Db& db, const LoadOptions& o, SeriesFrame& f, LoadStat
     int64_t ts;
     double value;
   };
-  std::unordered_map<SeriesId, Last> counters;
+  std::map<std::pair<int64_t, SeriesId>, Last> counters;  // per resource: replicas keep their own
   for (;;) {
     CUSTOS_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     int64_t ts = st->Int(0), start = st->Int(1);
-    SeriesId id = f.Intern(st->Text(6), MetricSeriesName(st->Text(2), st->Text(3)));
+    SeriesId id = f.Intern(st->Text(7), MetricSeriesName(st->Text(2), st->Text(3)));
     double v = st->Double(5);
+    if (!std::isfinite(v)) continue;  // not a measurement (SQLite gives NULL as 0; ±Inf can be stored)
     ++stats.metric_points;
     if (st->Int(4) == v1::MetricPoint::TYPE_COUNTER) {
       // A cumulative counter: its rate per second since the last sample.
-      auto [it, first] = counters.try_emplace(id, Last{ts, v});
+      auto [it, first] = counters.try_emplace({st->Int(6), id}, Last{ts, v});
       Last prev = it->second;
       it->second = {ts, v};
       if (first || ts <= prev.ts || v < prev.value) continue;  // first sample, or a reset
       double rate = (v - prev.value) / (static_cast<double>(ts - prev.ts) / 1e9);
       int b = f.Bucket(prev.ts + (ts - prev.ts) / 2);
-      f.Put(b, id, rate);
+      f.Add(b, id, rate);  // the service's rate: its replicas' summed
       f.MarkSource(b, Source::kMetric);
       continue;
     }
@@ -161,8 +164,8 @@ Status ReadBuckets(store::Statement& st, SeriesFrame& f, uint64_t limit, uint64_
     CUSTOS_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     if (*read >= limit) {
-      ++*left_out;
-      continue;
+      *left_out = 1;  // the bound was hit: reading stops here
+      break;
     }
     int b = f.Bucket(st.Int(0));
     if (!rows.empty() && b != bucket) {
@@ -202,7 +205,7 @@ Status LoadTracesAndLogs(store::Db& db, const LoadOptions& o, const Range& r, Se
         row.trace_id = q.Blob(2);
         row.span_id = q.Blob(3);
         row.parent_span_id = q.Blob(4);
-        row.operation = q.Text(5);
+        row.operation = MaskDigits(q.Text(5));  // "GET /users/123" and "/users/124" are one operation
         row.error = q.Int(6) == v1::Span::STATUS_ERROR;
         row.service = q.Text(7);
         return row;
@@ -263,7 +266,8 @@ Result<LoadStats> LoadFrame(store::Db& db, const LoadOptions& o, SeriesFrame& f,
   const int64_t limit_before = onset - o.reference_span_nanos,
                 limit_after = std::max(ref_start, std::min(onset + o.reference_span_nanos, now));
   const bool use_after = s.reference == ReferenceMode::kAround;
-  while (ReferenceBuckets(f, s.reference_exclude) < o.max_reference_buckets) {
+  while (ReferenceBuckets(f, s.reference_exclude) < o.max_reference_buckets && stats.spans_left_out == 0 &&
+         stats.logs_left_out == 0) {
     bool more_before = before > limit_before, more_after = use_after && after < limit_after;
     if (!more_before && !more_after) break;
     if (more_before) {

@@ -36,7 +36,7 @@ struct LoadOptions {
 
 struct LoadStats {
   uint64_t metric_points = 0, spans = 0, logs = 0, gpu_samples = 0, gpu_events = 0, denials = 0;
-  uint64_t spans_left_out = 0, logs_left_out = 0;  // past the bounds
+  uint64_t spans_left_out = 0, logs_left_out = 0;  // 1: the bound was hit and reading stopped there
   int64_t reference_from_unix_nanos = 0, reference_to_unix_nanos = 0;  // the span of time read for traces and logs
 };
 
