@@ -13,31 +13,37 @@ namespace {
 
 constexpr const char* kDefaultDb = "/var/lib/custos/collector/custos.db";
 
-// The onset of incident `id` (when it opened).
-Result<int64_t> IncidentOnset(store::Db& db, const std::string& id) {
+struct StoredIncident {
+  int64_t opened = 0;
+  std::string rca;  // the analysis kept with it (JSON), "" before it ran
+  int64_t rca_at = 0;
+};
+
+Result<StoredIncident> LoadIncident(store::Db& db, const std::string& id) {
   char* end = nullptr;
   long long n = std::strtoll(id.c_str(), &end, 10);
   if (id.empty() || *end != '\0' || n <= 0) return Status(StatusCode::kInvalidArgument, "not an incident id: " + id);
-  auto st = db.Prepare("SELECT opened FROM incidents WHERE id = ?1");
+  auto st = db.Prepare("SELECT opened, coalesce(rca, ''), coalesce(rca_at, 0) FROM incidents WHERE id = ?1");
   if (!st.ok()) return st.status().WithContext("this store has no incidents table (a collector older than incidents)");
   (*st)->Bind(1, static_cast<int64_t>(n));
   CUSTOS_ASSIGN_OR_RETURN(bool row, (*st)->Step());
   if (!row) return Status(StatusCode::kNotFound, "no incident " + id + " (custosctl incidents lists them)");
-  return (*st)->Int(0);
+  return StoredIncident{(*st)->Int(0), (*st)->Text(1), (*st)->Int(2)};
 }
 
 }  // namespace
 
 int RunRca(const Args& args) {
   const char* usage =
-      "custosctl rca INCIDENT | --at T [--db PATH] [--reference around|before] [--top N] [--json]\n"
-      "  INCIDENT: an incident id (custosctl incidents); T: the onset, as 2026-11-26T14:00:00Z, Unix seconds\n"
+      "custosctl rca INCIDENT [--rerun] | --at T [--db PATH] [--reference around|before] [--top N] [--json]\n"
+      "  INCIDENT: an incident id (custosctl incidents): the analysis kept with it, or with --rerun a new one\n"
+      "  on everything stored now; T: the onset, as 2026-11-26T14:00:00Z, Unix seconds\n"
       "  or an age such as 15m. --reference around (default) compares with the data on both sides of the\n"
       "  incident (after the fact); before uses only what was known at the onset.";
   // The incident id comes first: custosctl rca 12 [--json].
   std::string incident = !args.empty() && !args[0].empty() && args[0][0] != '-' ? args[0] : "";
   Args rest(args.begin() + (incident.empty() ? 0 : 1), args.end());
-  Flags f(rest, {"--at", "--db", "--reference", "--top"}, {"--json"});
+  Flags f(rest, {"--at", "--db", "--reference", "--top"}, {"--json", "--rerun"});
   if (!f.ok()) return Usage("rca", f.error(), usage);
   if (incident.empty() == !f.Has("--at")) return Usage("rca", "give exactly one of INCIDENT or --at", usage);
   std::string reference = f.Get("--reference", "around");
@@ -56,9 +62,24 @@ int RunRca(const Args& args) {
     if (!t.ok()) return Fail("rca: --at: " + t.status().message());
     options.load.onset_unix_nanos = *t;
   } else {
-    auto t = IncidentOnset(**db, incident);
-    if (!t.ok()) return Fail("rca: " + t.status().message());
-    options.load.onset_unix_nanos = *t;
+    auto stored = LoadIncident(**db, incident);
+    if (!stored.ok()) return Fail("rca: " + stored.status().message());
+    options.load.onset_unix_nanos = stored->opened;
+    if (!stored->rca.empty() && !f.Has("--rerun")) {
+      // The analysis the collector made and delivered with the alerts.
+      auto j = nlohmann::json::parse(stored->rca, nullptr, false);
+      if (!j.is_object()) return Fail("rca: the analysis kept with incident " + incident + " is not JSON");
+      if (f.Has("--json")) {
+        j["incident"] = std::stoll(incident);
+        j["analysed_at"] = FormatTime(stored->rca_at);
+        std::printf("%s\n", j.dump(2).c_str());
+      } else {
+        std::printf("Incident %s (analysed by the collector at %s; --rerun for a new analysis)\n", incident.c_str(),
+                    FormatTime(stored->rca_at).c_str());
+        std::fputs(rca::ReportText(rca::ReportFromJson(j)).c_str(), stdout);
+      }
+      return 0;
+    }
   }
   auto report = rca::Analyze(**db, options);
   if (!report.ok()) return Fail("rca: " + report.status().message());

@@ -183,6 +183,42 @@ std::string ReportText(const RcaReport& r) {
   return out;
 }
 
+RcaReport ReportFromJson(const nlohmann::json& j) {
+  RcaReport r;
+  if (!j.is_object()) return r;
+  r.onset_unix_nanos = j.value("onset_unix_nano", int64_t{0});
+  r.sources_in_window = j.value("sources_in_window", std::vector<std::string>{});
+  r.notes = j.value("notes", std::vector<std::string>{});
+  r.entities = j.value("entities_scored", size_t{0});
+  r.seconds = j.value("seconds", 0.0);
+  const nlohmann::json read = j.value("read", nlohmann::json::object());
+  r.loaded.metric_points = read.value("metric_points", uint64_t{0});
+  r.loaded.spans = read.value("spans", uint64_t{0});
+  r.loaded.logs = read.value("logs", uint64_t{0});
+  r.loaded.gpu_events = read.value("gpu_events", uint64_t{0});
+  r.loaded.denials = read.value("denials", uint64_t{0});
+  for (const auto& cj : j.value("candidates", nlohmann::json::array())) {
+    Candidate c;
+    c.entity = cj.value("entity", "");
+    c.score = cj.value("score", 0.0);
+    c.indicator = cj.value("indicator", "");
+    for (const auto& ej : cj.value("evidence", nlohmann::json::array())) {
+      Evidence e;
+      e.series = ej.value("series", "");
+      e.source = ej.value("source", "");
+      e.description = ej.value("description", "");
+      e.score = ej.value("z", 0.0);
+      e.baseline = ej.value("baseline", 0.0);
+      e.values = ej.value("values", std::vector<double>{});
+      e.example = ej.value("example", "");
+      e.edges = ej.value("edges", std::vector<std::string>{});
+      c.evidence.push_back(std::move(e));
+    }
+    r.candidates.push_back(std::move(c));
+  }
+  return r;
+}
+
 nlohmann::json ReportJson(const RcaReport& r) {
   nlohmann::json j;
   j["onset"] = FormatUtc(r.onset_unix_nanos);

@@ -69,6 +69,8 @@ std::string DescribeSeries(const std::string& name);
 
 std::string ReportText(const RcaReport& report);
 nlohmann::json ReportJson(const RcaReport& report);
+// Back from ReportJson (a report kept with an incident).
+RcaReport ReportFromJson(const nlohmann::json& j);
 // One line per top candidate, for an alert's annotations.
 std::string ReportSummary(const RcaReport& report, size_t top);
 

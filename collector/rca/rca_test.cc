@@ -172,6 +172,15 @@ TEST(Rank, SlowServiceRanksFirstAndItsCallersBehind) {
   EXPECT_NE(ReportText(r).find("1. back"), std::string::npos);
 }
 
+TEST(Report, KeptAsJsonAndReadBackTheSame) {
+  Synthetic s = MakeIncident(30, 0, true, true);
+  RcaReport r = AnalyzeFrame(s.frame, s.graph, {});
+  ASSERT_FALSE(r.candidates.empty());
+  RcaReport back = ReportFromJson(nlohmann::json::parse(ReportJson(r).dump()));
+  EXPECT_EQ(ReportText(back), ReportText(r));
+  EXPECT_EQ(ReportSummary(back, 3), ReportSummary(r, 3));
+}
+
 TEST(Rank, StillSensibleWithOnlyOneSource) {
   for (bool traces : {true, false}) {
     Synthetic s = MakeIncident(30, 0, traces, !traces);
