@@ -146,10 +146,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     double ingest_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "replayed %lu spans, %lu log lines, %lu metric points (%lu bad rows) in %.0f s\n",
+    std::fprintf(stderr, "replayed %lu spans, %lu log lines, %lu metric points (%lu bad rows, %lu metric rows retimed) in %.0f s\n",
                  static_cast<unsigned long>(counts->spans), static_cast<unsigned long>(counts->logs),
                  static_cast<unsigned long>(counts->metric_points), static_cast<unsigned long>(counts->bad_rows),
-                 ingest_s);
+                 static_cast<unsigned long>(counts->retimed_rows), ingest_s);
     cluster->KillAgent(SIGTERM);
     cluster->KillCollector(SIGTERM);
     db_path = cluster->dir() + "/collector/custos.db";

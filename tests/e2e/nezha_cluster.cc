@@ -59,6 +59,7 @@ Result<ReplayCounts> Replay(e2e::Cluster& cluster, const std::string& root, std:
       total.logs += n.logs;
       total.metric_points += n.metric_points;
       total.bad_rows += n.bad_rows;
+      total.retimed_rows += n.retimed_rows;
     }
     CUSTOS_RETURN_IF_ERROR(batcher.FlushNow());
     batcher.Stop();

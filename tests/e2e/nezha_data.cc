@@ -252,7 +252,7 @@ bool InRange(const Selection& sel, int64_t ts) {
 
 Status SendMetricFile(const std::string& path, const Selection& sel, Chunker& out, ReplayCounts& n) {
   CUSTOS_ASSIGN_OR_RETURN(auto csv, CsvReader::Open(path));
-  int ts_col = csv->Column("TimeStamp"), pod = csv->Column("PodName");
+  int ts_col = csv->Column("TimeStamp"), pod = csv->Column("PodName"), time_col = csv->Column("Time");
   if (ts_col < 0 || pod < 0) return Status(StatusCode::kInvalidArgument, path + ": missing TimeStamp or PodName");
   std::vector<int> cols;
   for (size_t i = 0; i < csv->header().size(); ++i) {
@@ -267,6 +267,14 @@ Status SendMetricFile(const std::string& path, const Selection& sel, Chunker& ou
       continue;
     }
     auto ts = static_cast<int64_t>(tsd);
+    std::tm tm{};
+    if (time_col >= 0 && strptime(row[time_col].c_str(), "%Y-%m-%d %H:%M:%S", &tm) != nullptr) {
+      int64_t from_time = timegm(&tm);
+      if (std::llabs(from_time - ts) > 3600) {
+        ts = from_time;
+        ++n.retimed_rows;
+      }
+    }
     if (!InRange(sel, ts)) continue;
     uint32_t ref = out.Ref(row[pod]);
     for (int c : cols) {
@@ -437,10 +445,19 @@ bool IndicatorMatches(const std::string& ind, const std::string& label) {
   std::string tpl = ind.substr(4);
   size_t sp = tpl.find(' ');
   std::string body = sp == std::string::npos ? "" : tpl.substr(sp + 1);
+  // "#31" must not match "#314": an event ends where the template's token does.
+  auto names = [](const std::string& text, const std::string& ev) {
+    for (size_t at = text.find(ev); at != std::string::npos; at = text.find(ev, at + 1)) {
+      size_t end = at + ev.size();
+      if (end == text.size() || !std::isalnum(static_cast<unsigned char>(text[end]))) return true;
+    }
+    return false;
+  };
   std::stringstream ss(label);
   for (std::string ev; std::getline(ss, ev, '_');) {
     if (ev.empty()) continue;
-    if (tpl.find(ev) != std::string::npos || (!body.empty() && ev.find(body) != std::string::npos)) return true;
+    // A location label names the statement; a text label ("Charge successfully") is matched both ways.
+    if (names(tpl, ev) || (!body.empty() && body.size() >= 8 && ev.find(body) != std::string::npos)) return true;
   }
   return false;
 }

@@ -9,7 +9,10 @@
 //   - per-pod metric rows (metric/<pod>_metric.csv.gz) → one gauge
 //     MetricPoint per column, stamped at the row's time with start = 60 s
 //     before (each row summarises the minute before it). The Node* columns
-//     are not sent: the rows do not say which node they describe;
+//     are not sent: the rows do not say which node they describe. Where the
+//     TimeStamp column disagrees with the Time column by more than an hour
+//     (2022-08-22's adservice file is 2·10⁸ s off), Time is used and the row
+//     counted (ReplayCounts::retimed_rows);
 //   - Online Boutique edge latency (metric/source_50 and destination_50) →
 //     gauges EdgeLatencyP50Src(s) / EdgeLatencyP50Dst(s) at the callee with
 //     peer.service = the caller.
@@ -72,6 +75,7 @@ struct RecordSink {
 
 struct ReplayCounts {
   uint64_t spans = 0, logs = 0, metric_points = 0, bad_rows = 0;
+  uint64_t retimed_rows = 0;  // metric rows whose TimeStamp disagreed with their Time column (taken from Time)
 };
 
 // Sends one day's data; estimates the day's phase from its spans and sets
