@@ -289,24 +289,21 @@ void Collector::RunIncidents() {
   store::Db& db = store_->writer_db();
   Status s = incidents_->Tick(db, now, events);
   if (!s.ok()) log::Error("incidents", "updating incidents failed; retrying", {{"error", s.ToString()}});
-  bool queued = false;
+  std::vector<std::pair<policy::Alert, std::string>> annotated;
   for (const IncidentEvent& e : events) {
     audit_feed_->Post(AuditEntryForIncident(e, now));
     if (e.kind == IncidentEvent::Kind::kAnalysed) {
       log::Info("incidents", "analysed", {{"incident", std::to_string(e.id)}, {"top", e.title}});
     }
     // The incident's alerts again, with the analysis in their annotations.
-    for (const auto& [original, node] : e.alerts) {
-      // It ends when it would have: an alert that already ended gets the
-      // analysis attached without being made to fire again.
-      policy::Alert alert = original;
-      alert.ends_unix_nanos = alert.time_unix_nano + config_.alerting.resolve_after_nanos;
-      auto r = outbox_->Enqueue(db, alert, node, /*update=*/true);
-      if (!r.ok()) log::Error("incidents", "queueing an annotated alert failed", {{"error", r.status().ToString()}});
-      queued = queued || (r.ok() && r->empty());
+    // Each ends when it would have: an alert that already ended gets the
+    // analysis attached without being made to fire again.
+    for (const auto& [alert, node] : e.alerts) {
+      annotated.emplace_back(alert, node);
+      annotated.back().first.ends_unix_nanos = alert.time_unix_nano + config_.alerting.resolve_after_nanos;
     }
   }
-  if (queued) outbox_->Notify();
+  DeliverUpdates(annotated);
   RunDrift();
   slo::SloTracker::Signals slo = slos_->Evaluate(now);
   for (policy::Alert& a : slo.raised) audit_feed_->PostAlert(std::move(a));
@@ -314,17 +311,23 @@ void Collector::RunIncidents() {
 }
 
 void Collector::DeliverRefreshes(const std::vector<policy::Alert>& alerts) {
+  std::vector<std::pair<policy::Alert, std::string>> updates;
+  for (const policy::Alert& a : alerts) updates.emplace_back(a, "collector");
+  DeliverUpdates(updates);
+}
+
+void Collector::DeliverUpdates(const std::vector<std::pair<policy::Alert, std::string>>& alerts) {
   if (alerts.empty() || !outbox_->enabled()) return;
   store::Db& db = store_->writer_db();
   Status s = db.Exec("BEGIN IMMEDIATE");
-  for (const policy::Alert& a : alerts) {
+  for (const auto& [a, node] : alerts) {
     if (!s.ok()) break;
-    s = outbox_->Enqueue(db, a, "collector", /*update=*/true).status();
+    s = outbox_->Enqueue(db, a, node, /*update=*/true).status();
   }
   s = s.ok() ? db.Exec("COMMIT") : s;
   if (!s.ok()) {
     (void)db.Exec("ROLLBACK");
-    log::Error("alerting", "queueing still-firing or resolved alerts failed; Alertmanager ends them on its own after resolve_after",
+    log::Error("alerting", "queueing alert updates failed; Alertmanager ends the alerts on its own after resolve_after",
                {{"error", s.ToString()}});
     return;
   }

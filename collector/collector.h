@@ -77,8 +77,11 @@ class Collector {
   void ReloadPolicyIfAsked();  // writer thread
   void RunIncidents();         // writer thread
   void RunDrift();             // writer thread
-  // Writer thread: alerts that still hold, or cleared, to the outbox only.
+  // Writer thread: alerts that still hold, or cleared, to the outbox only
+  // (node "collector": the collector computed them).
   void DeliverRefreshes(const std::vector<policy::Alert>& alerts);
+  // Writer thread: updated alerts (annotations, refreshes) to the outbox in one transaction.
+  void DeliverUpdates(const std::vector<std::pair<policy::Alert, std::string>>& alerts);
 
   CollectorConfig config_;
   MetricsRegistry metrics_;

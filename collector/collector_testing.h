@@ -31,9 +31,13 @@ class CollectorTestBase : public ::testing::Test {
 
   // Starts the collector with `extra_toml` appended to a minimal config.
   void StartCollector(const std::string& extra_toml) {
-    auto file = ConfigFile::Parse("[state]\ndir = \"" + dir_ + "/state\"\n[ingest]\nlisten = \"tcp://127.0.0.1:0\"\n"
-                                  "key = \"" + dir_ + "/keys/collector.key\"\nenrolled_dir = \"" + dir_ + "/agents\"\n"
-                                  "[api]\nenabled = false\n[audit]\norigin = \"custos.audit/test\"\n" + extra_toml,
+    auto file = ConfigFile::Parse("[state]\ndir = \"" + dir_ +
+                                      "/state\"\n[ingest]\nlisten = \"tcp://127.0.0.1:0\"\n"
+                                      "key = \"" +
+                                      dir_ + "/keys/collector.key\"\nenrolled_dir = \"" + dir_ +
+                                      "/agents\"\n"
+                                      "[api]\nenabled = false\n[audit]\norigin = \"custos.audit/test\"\n" +
+                                      extra_toml,
                                   "collector.toml");
     ASSERT_TRUE(file.ok());
     auto config = ReadCollectorConfig(*file);

@@ -20,9 +20,9 @@
 #include <fstream>
 #include <map>
 
-#include "tests/e2e/nezha_cluster.h"
 #include "collector/rca/analyzer.h"
 #include "collector/rca/scoring.h"
+#include "tests/e2e/nezha_cluster.h"
 
 namespace {
 
@@ -120,14 +120,22 @@ int main(int argc, char** argv) {
   bool verbose = false, explain_edges = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--data" && i + 1 < argc) root = argv[++i];
-    else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
-    else if (a == "--reference" && i + 1 < argc) reference = argv[++i];
-    else if (a == "--verbose") verbose = true;
-    else if (a == "--no-explain-edges") explain_edges = false;
-    else if (a == "--db" && i + 1 < argc) db_path = argv[++i];  // analyse a store replayed before
+    if (a == "--data" && i + 1 < argc)
+      root = argv[++i];
+    else if (a == "--json" && i + 1 < argc)
+      json_path = argv[++i];
+    else if (a == "--reference" && i + 1 < argc)
+      reference = argv[++i];
+    else if (a == "--verbose")
+      verbose = true;
+    else if (a == "--no-explain-edges")
+      explain_edges = false;
+    else if (a == "--db" && i + 1 < argc)
+      db_path = argv[++i];  // analyse a store replayed before
     else {
-      std::fprintf(stderr, "usage: nezha_replay [--data DIR] [--reference around|before] [--no-explain-edges] [--verbose] [--json FILE]\n");
+      std::fprintf(stderr,
+                   "usage: nezha_replay [--data DIR] [--reference around|before] [--no-explain-edges] [--verbose] "
+                   "[--json FILE]\n");
       return 2;
     }
   }
@@ -146,10 +154,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     double ingest_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "replayed %lu spans, %lu log lines, %lu metric points (%lu bad rows, %lu metric rows retimed) in %.0f s\n",
-                 static_cast<unsigned long>(counts->spans), static_cast<unsigned long>(counts->logs),
-                 static_cast<unsigned long>(counts->metric_points), static_cast<unsigned long>(counts->bad_rows),
-                 static_cast<unsigned long>(counts->retimed_rows), ingest_s);
+    std::fprintf(
+        stderr,
+        "replayed %lu spans, %lu log lines, %lu metric points (%lu bad rows, %lu metric rows retimed) in %.0f s\n",
+        static_cast<unsigned long>(counts->spans), static_cast<unsigned long>(counts->logs),
+        static_cast<unsigned long>(counts->metric_points), static_cast<unsigned long>(counts->bad_rows),
+        static_cast<unsigned long>(counts->retimed_rows), ingest_s);
     cluster->KillAgent(SIGTERM);
     cluster->KillCollector(SIGTERM);
     db_path = cluster->dir() + "/collector/custos.db";
@@ -201,8 +211,14 @@ int main(int argc, char** argv) {
       nlohmann::json top = nlohmann::json::array();
       for (size_t i = 0; i < ranked.size() && i < 5; ++i)
         top.push_back({{"entity", ranked[i].entity}, {"score", ranked[i].score}, {"series", ranked[i].series[0].name}});
-      cases.push_back({{"day", c.day}, {"inject_time", c.inject_time}, {"service", c.service}, {"type", c.type},
-                       {"rank", r}, {"baseline_rank", br}, {"seconds", seconds.back()}, {"top", top}});
+      cases.push_back({{"day", c.day},
+                       {"inject_time", c.inject_time},
+                       {"service", c.service},
+                       {"type", c.type},
+                       {"rank", r},
+                       {"baseline_rank", br},
+                       {"seconds", seconds.back()},
+                       {"top", top}});
       if (verbose) {
         std::fprintf(stderr, "  %s %s %-14s %-28s rank %-3d base %-3d | %s %.1f %s\n", c.day.c_str(),
                      c.inject_time.substr(11, 5).c_str(), c.type.c_str(), c.service.c_str(), r, br,
@@ -212,18 +228,18 @@ int main(int argc, char** argv) {
     }
   }
   if (!json_path.empty()) std::ofstream(json_path) << cases.dump(1) << "\n";
-  struct rusage ru{};
+  struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   std::string line = "nezha_replay (development set, reference " + reference + "):";
   for (const char* system : {"hipster", "ts"}) {
     const Ranks& o = ours[system];
     const Ranks& b = base[system];
     char buf[400];
-    std::snprintf(buf, sizeof buf,
-                  " %s n=%zu service AC@1/3/5 %.1f/%.1f/%.1f (baseline %.1f/%.1f/%.1f), indicator %.1f/%.1f/%.1f (n=%d);",
-                  system, o.service.size(), Ac(o.service, 1), Ac(o.service, 3), Ac(o.service, 5), Ac(b.service, 1),
-                  Ac(b.service, 3), Ac(b.service, 5), Ac(o.indicator, 1), Ac(o.indicator, 3), Ac(o.indicator, 5),
-                  o.labelled);
+    std::snprintf(
+        buf, sizeof buf,
+        " %s n=%zu service AC@1/3/5 %.1f/%.1f/%.1f (baseline %.1f/%.1f/%.1f), indicator %.1f/%.1f/%.1f (n=%d);", system,
+        o.service.size(), Ac(o.service, 1), Ac(o.service, 3), Ac(o.service, 5), Ac(b.service, 1), Ac(b.service, 3),
+        Ac(b.service, 5), Ac(o.indicator, 1), Ac(o.indicator, 3), Ac(o.indicator, 5), o.labelled);
     line += buf;
   }
   char tail[200];

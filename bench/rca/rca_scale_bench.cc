@@ -22,7 +22,7 @@
 namespace {
 
 long PeakRssKiB() {
-  struct rusage ru{};
+  struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
 }
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     for (int e = 0; e < entities; ++e) {
       std::string svc = "svc-" + std::to_string(e), next = "svc-" + std::to_string((e + 1) % entities);
       for (int m = 0; m < 20; ++m)
-        frame.Put(b, svc, "M|metric_" + std::to_string(m), 50 + noise(rng) + (fault && e == culprit && m == 0 ? 30 : 0));
+        frame.Put(b, svc, "M|metric_" + std::to_string(m),
+                  50 + noise(rng) + (fault && e == culprit && m == 0 ? 30 : 0));
       for (int i = 0; i < spans_per_minute; ++i) {
         int64_t t = int64_t{b} * 60'000 + i * 1000;
         auto own = static_cast<int64_t>(5 + std::fabs(noise(rng)) + (fault && e == culprit ? 40 : 0));
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
   const long rss = PeakRssKiB() - rss0;
   const bool found = !report.candidates.empty() && report.candidates[0].entity == "svc-" + std::to_string(culprit);
   std::printf(
-      "rca_scale_bench: %d entities, %zu series, %d spans/min each: build %.2f s, score+rank %.2f s, peak RSS +%ld MiB, "
+      "rca_scale_bench: %d entities, %zu series, %d spans/min each: build %.2f s, score+rank %.2f s, peak RSS +%ld "
+      "MiB, "
       "slowed service ranked %s\n",
       entities, frame.series_count(), spans_per_minute * 3, std::chrono::duration<double>(t1 - t0).count(),
       std::chrono::duration<double>(t2 - t1).count(), rss / 1024, found ? "first" : "NOT first");

@@ -111,17 +111,21 @@ int RunIncidents(const Args& args) {
   if (!st.ok()) return Fail("incidents: " + st.status().message() + " (a store from before incidents?)");
   (*st)->Bind(1, static_cast<int64_t>(limit));
   nlohmann::json out = nlohmann::json::array();
-  std::vector<std::vector<std::string>> rows = {{"ID", "OPENED", "STATE", "SEVERITY", "ALERTS", "TITLE", "LIKELY CAUSE"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "OPENED", "STATE", "SEVERITY", "ALERTS", "TITLE", "LIKELY CAUSE"}};
   for (;;) {
     auto row = (*st)->Step();
     if (!row.ok()) return Fail("incidents: " + row.status().message());
     if (!*row) break;
     bool resolved = !(*st)->IsNull(3);
     std::string summary = (*st)->Text(7);
-    out.push_back({{"id", (*st)->Int(0)}, {"opened", FormatTime((*st)->Int(1))},
+    out.push_back({{"id", (*st)->Int(0)},
+                   {"opened", FormatTime((*st)->Int(1))},
                    {"last_signal", FormatTime((*st)->Int(2))},
                    {"resolved", resolved ? nlohmann::json(FormatTime((*st)->Int(3))) : nlohmann::json(nullptr)},
-                   {"severity", (*st)->Text(4)}, {"alerts", (*st)->Int(5)}, {"title", (*st)->Text(6)},
+                   {"severity", (*st)->Text(4)},
+                   {"alerts", (*st)->Int(5)},
+                   {"title", (*st)->Text(6)},
                    {"rca", summary}});
     std::string cause = summary.empty() ? "(analysis pending)" : summary.substr(0, summary.find(';'));
     rows.push_back({std::to_string((*st)->Int(0)), FormatTime((*st)->Int(1)),

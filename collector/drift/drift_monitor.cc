@@ -2,15 +2,16 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "schemas/record_refs.h"
 #include "policy/policy.h"
+#include "schemas/record_refs.h"
 
 namespace custos::drift {
 
 Result<std::unique_ptr<DriftMonitor>> DriftMonitor::Create(DriftMonitorOptions options, MetricsRegistry& metrics) {
   auto events = std::make_shared<std::vector<DriftEvent>>();
-  CUSTOS_ASSIGN_OR_RETURN(DriftDetector detector,
-                          DriftDetector::Create(options.detector, [events](const DriftEvent& e) { events->push_back(e); }));
+  CUSTOS_ASSIGN_OR_RETURN(
+      DriftDetector detector,
+      DriftDetector::Create(options.detector, [events](const DriftEvent& e) { events->push_back(e); }));
   return std::unique_ptr<DriftMonitor>(new DriftMonitor(std::move(options), std::move(detector), events, metrics));
 }
 

@@ -32,10 +32,10 @@ struct DriftMonitorOptions {
 };
 
 struct DriftOutput {
-  std::vector<policy::Alert> alerts;      // drift raised: stored, audited, joined to incidents
-  std::vector<DriftEvent> events;         // raised and resolved, for the audit log
-  std::vector<policy::Alert> refresh;     // drifts still holding (each minute) or cleared (resolved = true):
-                                          // delivered only, to keep Alertmanager current
+  std::vector<policy::Alert> alerts;   // drift raised: stored, audited, joined to incidents
+  std::vector<DriftEvent> events;      // raised and resolved, for the audit log
+  std::vector<policy::Alert> refresh;  // drifts still holding (each minute) or cleared (resolved = true):
+                                       // delivered only, to keep Alertmanager current
 };
 
 class DriftMonitor {
@@ -46,8 +46,8 @@ class DriftMonitor {
   void Tick(int64_t now_unix_nanos, DriftOutput& out);
 
  private:
-  DriftMonitor(DriftMonitorOptions options, DriftDetector detector,
-               std::shared_ptr<std::vector<DriftEvent>> events, MetricsRegistry& metrics);
+  DriftMonitor(DriftMonitorOptions options, DriftDetector detector, std::shared_ptr<std::vector<DriftEvent>> events,
+               MetricsRegistry& metrics);
   bool Declared(const std::string& metric) const;
   void Collect(int64_t now, DriftOutput& out);
 

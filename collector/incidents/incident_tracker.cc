@@ -88,13 +88,15 @@ void IncidentTracker::Run() {
   }
 }
 
-Result<int64_t> IncidentTracker::OnAlert(store::Db& db, const policy::Alert& alert, std::vector<IncidentEvent>& events) {
+Result<int64_t> IncidentTracker::OnAlert(store::Db& db, const policy::Alert& alert,
+                                         std::vector<IncidentEvent>& events) {
   // A clock running ahead must not hold an incident open into the future.
   constexpr int64_t kMaxSkew = 5LL * 60 * 1'000'000'000;
   const int64_t t = std::min(alert.time_unix_nano, Clock::Real().NowUnixNanos() + kMaxSkew);
-  CUSTOS_ASSIGN_OR_RETURN(auto open, db.Prepare("SELECT id, opened, last_signal, severity FROM incidents "
-                                                 "WHERE resolved IS NULL AND ?1 BETWEEN opened - ?2 AND last_signal + ?2 "
-                                                 "ORDER BY last_signal DESC LIMIT 1"));
+  CUSTOS_ASSIGN_OR_RETURN(auto open,
+                          db.Prepare("SELECT id, opened, last_signal, severity FROM incidents "
+                                     "WHERE resolved IS NULL AND ?1 BETWEEN opened - ?2 AND last_signal + ?2 "
+                                     "ORDER BY last_signal DESC LIMIT 1"));
   open->Bind(1, t);
   open->Bind(2, options_.group_window_nanos);
   CUSTOS_ASSIGN_OR_RETURN(bool row, open->Step());
@@ -118,7 +120,9 @@ Result<int64_t> IncidentTracker::OnAlert(store::Db& db, const policy::Alert& ale
   CUSTOS_RETURN_IF_ERROR(insert->Exec());
   int64_t id = sqlite3_last_insert_rowid(db.raw());
   opened_.Increment();
-  events.push_back({.kind = IncidentEvent::Kind::kOpened, .id = id, .title = title,
+  events.push_back({.kind = IncidentEvent::Kind::kOpened,
+                    .id = id,
+                    .title = title,
                     .details = {{"opened", t}, {"severity", alert.severity}}});
   // Bounded: past max_open, the oldest open incident is resolved now.
   CUSTOS_ASSIGN_OR_RETURN(auto count, db.Prepare("SELECT count(*) FROM incidents WHERE resolved IS NULL"));
@@ -137,7 +141,9 @@ Result<int64_t> IncidentTracker::OnAlert(store::Db& db, const policy::Alert& ale
       resolved_.Increment();
       log::Warn("incidents", "too many open incidents: resolved the oldest early",
                 {{"incident", std::to_string(old_id)}, {"max_open", std::to_string(options_.max_open)}});
-      events.push_back({.kind = IncidentEvent::Kind::kResolved, .id = old_id, .title = old_title,
+      events.push_back({.kind = IncidentEvent::Kind::kResolved,
+                        .id = old_id,
+                        .title = old_title,
                         .details = {{"reason", "max_open"}}});
     }
   }
@@ -162,11 +168,12 @@ Status IncidentTracker::Tick(store::Db& db, int64_t now, std::vector<IncidentEve
     for (;;) {
       CUSTOS_ASSIGN_OR_RETURN(bool row, quiet->Step());
       if (!row) break;
-      resolved.push_back({.kind = IncidentEvent::Kind::kResolved, .id = quiet->Int(0), .title = quiet->Text(1),
+      resolved.push_back({.kind = IncidentEvent::Kind::kResolved,
+                          .id = quiet->Int(0),
+                          .title = quiet->Text(1),
                           .details = {{"alerts", quiet->Int(2)}, {"last_signal", quiet->Int(3)}}});
     }
-    CUSTOS_ASSIGN_OR_RETURN(auto resolve,
-                            db.Prepare("UPDATE incidents SET resolved = last_signal + ?1 WHERE id = ?2"));
+    CUSTOS_ASSIGN_OR_RETURN(auto resolve, db.Prepare("UPDATE incidents SET resolved = last_signal + ?1 WHERE id = ?2"));
     for (IncidentEvent& e : resolved) {
       resolve->Bind(1, options_.resolve_after_nanos);
       resolve->Bind(2, e.id);
@@ -182,9 +189,10 @@ Status IncidentTracker::Tick(store::Db& db, int64_t now, std::vector<IncidentEve
         continue;
       }
       ++failed_count;
-      log::Warn("incidents", "root-cause analysis failed", {{"incident", std::to_string(id)},
-                                                            {"error", report.status().ToString()}});
-      CUSTOS_ASSIGN_OR_RETURN(auto failed, db.Prepare("UPDATE incidents SET rca_at = ?1, rca_summary = ?2 WHERE id = ?3"));
+      log::Warn("incidents", "root-cause analysis failed",
+                {{"incident", std::to_string(id)}, {"error", report.status().ToString()}});
+      CUSTOS_ASSIGN_OR_RETURN(auto failed,
+                              db.Prepare("UPDATE incidents SET rca_at = ?1, rca_summary = ?2 WHERE id = ?3"));
       failed->Bind(1, now);
       std::string why = "analysis failed: " + report.status().ToString();
       failed->Bind(2, why);
@@ -212,8 +220,8 @@ Status IncidentTracker::Tick(store::Db& db, int64_t now, std::vector<IncidentEve
     };
     for (const auto& [id, onset] : ready) {
       // Finished since the swap above (done_), or stored just now (done): not again.
-      bool known = std::find(in_progress_.begin(), in_progress_.end(), id) != in_progress_.end() ||
-                   has(queue_, id) || has(done_, id) || has(done, id);
+      bool known = std::find(in_progress_.begin(), in_progress_.end(), id) != in_progress_.end() || has(queue_, id) ||
+                   has(done_, id) || has(done, id);
       if (known) continue;
       if (queue_.size() >= options_.max_queued_analyses) {
         queue_full_.Increment();  // analysed at a later tick

@@ -54,7 +54,7 @@ struct IncidentEvent {
   Kind kind;
   int64_t id = 0;
   std::string title;
-  nlohmann::json details;                // kAnalysed: the report; others: counts and times
+  nlohmann::json details;                                     // kAnalysed: the report; others: counts and times
   std::vector<std::pair<policy::Alert, std::string>> alerts;  // kAnalysed: (annotated alert, node) to re-send
 };
 
@@ -96,10 +96,10 @@ class IncidentTracker {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<int64_t, int64_t>> queue_;          // (incident, onset); guarded by mu_
+  std::deque<std::pair<int64_t, int64_t>> queue_;                 // (incident, onset); guarded by mu_
   std::vector<std::pair<int64_t, Result<rca::RcaReport>>> done_;  // guarded by mu_
-  std::vector<int64_t> in_progress_;                        // guarded by mu_
-  bool stop_ = false;                                       // guarded by mu_
+  std::vector<int64_t> in_progress_;                              // guarded by mu_
+  bool stop_ = false;                                             // guarded by mu_
   std::thread thread_;
 };
 

@@ -56,9 +56,10 @@ struct Fixture {
   int64_t Raise(IncidentTracker& t, const policy::Alert& a, std::vector<IncidentEvent>& events) {
     auto id = t.OnAlert(*db, a, events);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
-    auto st = db->Prepare("INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, count, "
-                          "alert_node, incident) VALUES(?1, 0, ?2, ?3, ?4, '{\"service\":\"checkout\"}', 'logs', 1, "
-                          "'node-1', ?5)");
+    auto st = db->Prepare(
+        "INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, count, "
+        "alert_node, incident) VALUES(?1, 0, ?2, ?3, ?4, '{\"service\":\"checkout\"}', 'logs', 1, "
+        "'node-1', ?5)");
     EXPECT_TRUE(st.ok());
     (*st)->Bind(1, a.time_unix_nano);
     (*st)->Bind(2, a.rule);
@@ -94,7 +95,8 @@ struct Fixture {
 
 TEST(IncidentTracker, GroupsAlertsWithinTheWindowAndOpensANewIncidentAfter) {
   Fixture f;
-  IncidentTracker t({}, [](int64_t) { return Result<rca::RcaReport>(FakeReport()); }, f.metrics);
+  IncidentTracker t(
+      {}, [](int64_t) { return Result<rca::RcaReport>(FakeReport()); }, f.metrics);
   std::vector<IncidentEvent> events;
   int64_t a = f.Raise(t, MakeAlert("errors.burst", kT0), events);
   int64_t b = f.Raise(t, MakeAlert("latency.slo", kT0 + 2 * kMin, "critical"), events);
@@ -110,10 +112,13 @@ TEST(IncidentTracker, GroupsAlertsWithinTheWindowAndOpensANewIncidentAfter) {
 TEST(IncidentTracker, AnalysesADueIncidentAndAnnotatesItsAlerts) {
   Fixture f;
   std::atomic<int64_t> analysed_onset{0};
-  IncidentTracker t({}, [&](int64_t onset) {
-    analysed_onset = onset;
-    return Result<rca::RcaReport>(FakeReport());
-  }, f.metrics);
+  IncidentTracker t(
+      {},
+      [&](int64_t onset) {
+        analysed_onset = onset;
+        return Result<rca::RcaReport>(FakeReport());
+      },
+      f.metrics);
   t.Start();
   std::vector<IncidentEvent> events;
   int64_t id = f.Raise(t, MakeAlert("errors.burst", kT0), events);
@@ -147,8 +152,8 @@ TEST(IncidentTracker, AnalysesADueIncidentAndAnnotatesItsAlerts) {
 
 TEST(IncidentTracker, AFailedAnalysisIsRecordedNotRetriedForever) {
   Fixture f;
-  IncidentTracker t({}, [](int64_t) { return Result<rca::RcaReport>(Status(StatusCode::kUnavailable, "store busy")); },
-                    f.metrics);
+  IncidentTracker t(
+      {}, [](int64_t) { return Result<rca::RcaReport>(Status(StatusCode::kUnavailable, "store busy")); }, f.metrics);
   t.Start();
   std::vector<IncidentEvent> events;
   f.Raise(t, MakeAlert("errors.burst", kT0), events);
@@ -166,7 +171,8 @@ TEST(IncidentTracker, ResolvesWhenQuietAndBoundsOpenIncidents) {
   IncidentOptions o;
   o.max_open = 2;
   o.rca_delay_nanos = 1000 * kMin;  // no analysis in this test
-  IncidentTracker t(o, [](int64_t) { return Result<rca::RcaReport>(FakeReport()); }, f.metrics);
+  IncidentTracker t(
+      o, [](int64_t) { return Result<rca::RcaReport>(FakeReport()); }, f.metrics);
   std::vector<IncidentEvent> events;
   int64_t first = f.Raise(t, MakeAlert("a", kT0), events);
   f.Raise(t, MakeAlert("b", kT0 + 10 * kMin), events);

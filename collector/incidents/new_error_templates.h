@@ -45,7 +45,7 @@ class NewErrorTemplates {
   struct Service {
     int64_t first_seen = 0;
     std::unordered_set<std::string> locations;  // statements known by their source location
-    rca::DrainParser words;                      // the others, by their words (Drain)
+    rca::DrainParser words;                     // the others, by their words (Drain)
   };
   const NewErrorTemplateOptions options_;
   std::unordered_map<std::string, Service> services_;

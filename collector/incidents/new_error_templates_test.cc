@@ -63,8 +63,10 @@ TEST(NewErrorTemplates, LinesWithoutALocationAreKnownByTheirWords) {
 TEST(NewErrorTemplates, TheTemplateBoundIsCounted) {
   MetricsRegistry metrics;
   NewErrorTemplates t({.warmup_nanos = 0, .max_templates = 2}, metrics);
-  auto alerts = t.Observe(Logs({{0, "checkout", "ERROR one"}, {1, "checkout", "ERROR two"},
-                                {2, "checkout", "ERROR three"}, {3, "checkout", "ERROR three"}}));
+  auto alerts = t.Observe(Logs({{0, "checkout", "ERROR one"},
+                                {1, "checkout", "ERROR two"},
+                                {2, "checkout", "ERROR three"},
+                                {3, "checkout", "ERROR three"}}));
   EXPECT_EQ(alerts.size(), 2u);
   EXPECT_EQ(metrics.Value("custos_collector_error_templates_untracked_total"), 2);
 }

@@ -25,22 +25,35 @@ std::string Fixed(double v) {
 std::string SeriesSource(const std::string& name) {
   if (StartsWith(name, "X|") || StartsWith(name, "E|")) return "edge";
   switch (SourceOf(name)) {
-    case Source::kTrace: return "trace";
-    case Source::kLog: return "log";
-    case Source::kEvent: return "event";
-    default: return "metric";
+    case Source::kTrace:
+      return "trace";
+    case Source::kLog:
+      return "log";
+    case Source::kEvent:
+      return "event";
+    default:
+      return "metric";
   }
 }
 
 std::string DescribeSeries(const std::string& n) {
   static const std::pair<const char*, const char*> kFixed[] = {
-      {"T|n_span", "spans"}, {"T|n_entry", "requests served"}, {"T|err", "spans with error status"},
-      {"T|dur_p50", "request latency p50 (ms)"}, {"T|dur_p90", "request latency p90 (ms)"},
-      {"T|dur_p99", "request latency p99 (ms)"}, {"T|self_p90", "own (exclusive) span time p90 (ms)"},
-      {"T|self_p99", "own (exclusive) span time p99 (ms)"}, {"T|self_mean", "own (exclusive) span time mean (ms)"},
-      {"L|n", "log lines"}, {"L|err", "ERROR log lines"}, {"L|warn", "WARN log lines"},
-      {"L|exc", "log lines mentioning an error or exception"}, {"L|errshare", "share of ERROR log lines"},
-      {"A|denied", "access denials"}, {"X|resp", "response gaps on its calls (network or queueing)"},
+      {"T|n_span", "spans"},
+      {"T|n_entry", "requests served"},
+      {"T|err", "spans with error status"},
+      {"T|dur_p50", "request latency p50 (ms)"},
+      {"T|dur_p90", "request latency p90 (ms)"},
+      {"T|dur_p99", "request latency p99 (ms)"},
+      {"T|self_p90", "own (exclusive) span time p90 (ms)"},
+      {"T|self_p99", "own (exclusive) span time p99 (ms)"},
+      {"T|self_mean", "own (exclusive) span time mean (ms)"},
+      {"L|n", "log lines"},
+      {"L|err", "ERROR log lines"},
+      {"L|warn", "WARN log lines"},
+      {"L|exc", "log lines mentioning an error or exception"},
+      {"L|errshare", "share of ERROR log lines"},
+      {"A|denied", "access denials"},
+      {"X|resp", "response gaps on its calls (network or queueing)"},
       {"X|req", "request gaps on its calls (network or queueing)"},
       {"X|in", "latency its callers observe"}};
   for (const auto& [k, v] : kFixed)
@@ -111,7 +124,8 @@ RcaReport AnalyzeFrame(const SeriesFrame& frame, const CallGraph& graph, const A
       ev.edges = ss.edges;
       for (const auto& [b, v] : ss.post) {
         ev.values.push_back(v);
-        if (const std::string* ex = frame.Example(b, ss.id); ex != nullptr && ev.example.empty() && !StartsWith(ss.name, "X|"))
+        if (const std::string* ex = frame.Example(b, ss.id);
+            ex != nullptr && ev.example.empty() && !StartsWith(ss.name, "X|"))
           ev.example = *ex;
       }
       c.evidence.push_back(std::move(ev));
@@ -144,7 +158,8 @@ std::string ReportSummary(const RcaReport& r, size_t top) {
     out += std::to_string(i + 1) + ". " + c.entity + " (" + DescribeSeries(c.indicator) + ", z " + Fixed(c.score) + ")";
   }
   if (!out.empty()) return out;
-  if (r.entities == 0) return "no candidate: not enough history before the onset to compare with (5 minutes of data needed)";
+  if (r.entities == 0)
+    return "no candidate: not enough history before the onset to compare with (5 minutes of data needed)";
   return "no candidate: nothing moved beyond its usual range after the onset";
 }
 
@@ -225,9 +240,13 @@ nlohmann::json ReportJson(const RcaReport& r) {
   j["onset_unix_nano"] = r.onset_unix_nanos;
   j["sources_in_window"] = r.sources_in_window;
   j["notes"] = r.notes;
-  j["read"] = {{"metric_points", r.loaded.metric_points}, {"spans", r.loaded.spans}, {"logs", r.loaded.logs},
-               {"gpu_events", r.loaded.gpu_events},       {"denials", r.loaded.denials},
-               {"spans_left_out", r.loaded.spans_left_out}, {"logs_left_out", r.loaded.logs_left_out},
+  j["read"] = {{"metric_points", r.loaded.metric_points},
+               {"spans", r.loaded.spans},
+               {"logs", r.loaded.logs},
+               {"gpu_events", r.loaded.gpu_events},
+               {"denials", r.loaded.denials},
+               {"spans_left_out", r.loaded.spans_left_out},
+               {"logs_left_out", r.loaded.logs_left_out},
                {"reference_from", FormatUtc(r.loaded.reference_from_unix_nanos)},
                {"reference_to", FormatUtc(r.loaded.reference_to_unix_nanos)}};
   j["entities_scored"] = r.entities;
@@ -237,7 +256,7 @@ nlohmann::json ReportJson(const RcaReport& r) {
     nlohmann::json cj = {{"entity", c.entity}, {"score", c.score}, {"indicator", c.indicator}};
     cj["evidence"] = nlohmann::json::array();
     for (const Evidence& e : c.evidence) {
-      nlohmann::json ej = {{"series", e.series}, {"source", e.source}, {"description", e.description},
+      nlohmann::json ej = {{"series", e.series}, {"source", e.source},     {"description", e.description},
                            {"z", e.score},       {"baseline", e.baseline}, {"values", e.values}};
       if (!e.example.empty()) ej["example"] = e.example;
       if (!e.edges.empty()) ej["edges"] = e.edges;

@@ -11,10 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "collector/rca/scoring.h"
 #include "collector/rca/store_loader.h"
@@ -24,20 +23,20 @@
 namespace custos::rca {
 
 struct Evidence {
-  std::string series;       // "T|self_p90", "L|evshare|op|ERROR c.s.X#37", "X|resp", ...
-  std::string source;       // metric, trace, log, event, edge
-  std::string description;  // in words
-  double score = 0;         // robust z
-  double baseline = 0;      // reference median
-  std::vector<double> values;  // in the incident's window
-  std::string example;      // a log line, the slowest span, a GPU event
+  std::string series;              // "T|self_p90", "L|evshare|op|ERROR c.s.X#37", "X|resp", ...
+  std::string source;              // metric, trace, log, event, edge
+  std::string description;         // in words
+  double score = 0;                // robust z
+  double baseline = 0;             // reference median
+  std::vector<double> values;      // in the incident's window
+  std::string example;             // a log line, the slowest span, a GPU event
   std::vector<std::string> edges;  // for edge evidence
 };
 
 struct Candidate {
   std::string entity;
   double score = 0;
-  std::string indicator;  // the winning series
+  std::string indicator;           // the winning series
   std::vector<Evidence> evidence;  // best first
 };
 

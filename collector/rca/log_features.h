@@ -27,8 +27,7 @@ struct LogRow {
   std::string span_id;  // raw bytes; empty when the line has none
 };
 
-void AddLogBucket(int bucket, const std::vector<LogRow>& logs, SeriesFrame& frame,
-                  const EntryOperations* entry_ops);
+void AddLogBucket(int bucket, const std::vector<LogRow>& logs, SeriesFrame& frame, const EntryOperations* entry_ops);
 
 // Adds the share series to every bucket; call once, after all data is in.
 void AddShares(SeriesFrame& frame);

@@ -1,10 +1,9 @@
 #include "collector/rca/log_template.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace custos::rca {

@@ -26,7 +26,8 @@ TEST(LogTemplate, Table) {
   } cases[] = {
       {"logback location", "16:42:22.382 INFO  t.s.TravelServiceImpl#532 TraceID: ab SpanID: cd [getRoute][id 7]", 0,
        "INFO t.s.TravelServiceImpl#532"},
-      {"masked digits", "ERROR failed to charge card 4242 after 3 tries", 0, "ERROR failed to charge card <*> after <*> tries"},
+      {"masked digits", "ERROR failed to charge card 4242 after 3 tries", 0,
+       "ERROR failed to charge card <*> after <*> tries"},
       {"json severity", R"({"severity":"warning","message":"slow request 35ms"})", 0, "WARN slow request <*>"},
       {"record severity wins", "request done", 5, "ERROR request done"},
       {"no level", "plain text line", 0, "INFO plain text line"},
@@ -273,16 +274,17 @@ class LoaderTest : public ::testing::Test {
   // Minute `m` (relative to the onset): 20 requests front → back, back
   // taking `back_ms`.
   void AddMinute(int m, int back_ms) {
-    auto st = db_->Prepare("INSERT INTO spans(ts, resource, trace_id, span_id, parent_span_id, name, end_ts) "
-                           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    auto st = db_->Prepare(
+        "INSERT INTO spans(ts, resource, trace_id, span_id, parent_span_id, name, end_ts) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     ASSERT_TRUE(st.ok());
     for (int i = 0; i < 20; ++i) {
       int64_t t = onset_ + m * kMinute + i * 2'000'000'000LL;
       std::string id = std::to_string(m) + ":" + std::to_string(i), trace = "t" + id, f = "f" + id, c = "c" + id,
                   b = "b" + id;
       int64_t ms = 1'000'000, jitter = (i % 3) * ms;
-      auto row = [&](int64_t start, int resource, const std::string& span, const std::string& parent,
-                     const char* name, int64_t end) {
+      auto row = [&](int64_t start, int resource, const std::string& span, const std::string& parent, const char* name,
+                     int64_t end) {
         (*st)->Bind(1, start);
         (*st)->Bind(2, int64_t{resource});
         (*st)->BindBlob(3, trace);
@@ -349,7 +351,7 @@ TEST(Drain, JoinsLinesOfOneStatementAndKeepsOthersApart) {
   // As in Drain, the leading tokens route: a variable first word splits.
   EXPECT_TRUE(d.Add("alice logged out now").created);
   EXPECT_EQ(d.Add("request 42 took 17 ms").text, "request <*> took <*> ms");  // digits masked
-  auto other = d.Add("login failed: token expired today");  // same length and start, different words
+  auto other = d.Add("login failed: token expired today");                    // same length and start, different words
   EXPECT_TRUE(other.created);
   EXPECT_NE(other.id, a.id);
   EXPECT_EQ(d.clusters(), 4u);

@@ -12,11 +12,33 @@ namespace custos::rca {
 namespace {
 
 enum class Group {
-  kCpu, kMemory, kSyscalls, kNetworkBytes, kWorkload, kSuccess, kLatencySeconds, kClientLatency, kNode,
-  kOtherMetric, kEdgeMetric, kEdgeAttributed,
-  kTraceCount, kTraceShare, kTraceDuration, kTraceSelf, kTraceIn, kTraceEdge, kTraceKids, kTraceErrors,
-  kLogCount, kLogTemplate, kLogErrors, kLogShare, kLogEventShare,
-  kGpuFault, kAccessDenied,
+  kCpu,
+  kMemory,
+  kSyscalls,
+  kNetworkBytes,
+  kWorkload,
+  kSuccess,
+  kLatencySeconds,
+  kClientLatency,
+  kNode,
+  kOtherMetric,
+  kEdgeMetric,
+  kEdgeAttributed,
+  kTraceCount,
+  kTraceShare,
+  kTraceDuration,
+  kTraceSelf,
+  kTraceIn,
+  kTraceEdge,
+  kTraceKids,
+  kTraceErrors,
+  kLogCount,
+  kLogTemplate,
+  kLogErrors,
+  kLogShare,
+  kLogEventShare,
+  kGpuFault,
+  kAccessDenied,
 };
 
 bool StartsWith(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
@@ -80,9 +102,18 @@ bool IsShare(Group g) { return g == Group::kTraceShare || g == Group::kLogShare 
 // +1: only an increase is anomalous; -1: only a decrease; 0: both.
 int Direction(Group g) {
   switch (g) {
-    case Group::kCpu: case Group::kMemory: case Group::kLatencySeconds: case Group::kClientLatency:
-    case Group::kEdgeMetric: case Group::kTraceDuration: case Group::kTraceSelf: case Group::kTraceIn:
-    case Group::kTraceEdge: case Group::kTraceErrors: case Group::kLogErrors: case Group::kGpuFault:
+    case Group::kCpu:
+    case Group::kMemory:
+    case Group::kLatencySeconds:
+    case Group::kClientLatency:
+    case Group::kEdgeMetric:
+    case Group::kTraceDuration:
+    case Group::kTraceSelf:
+    case Group::kTraceIn:
+    case Group::kTraceEdge:
+    case Group::kTraceErrors:
+    case Group::kLogErrors:
+    case Group::kGpuFault:
     case Group::kAccessDenied:
       return 1;
     case Group::kSuccess:
@@ -100,18 +131,31 @@ double Floor(Group g, const std::string& name, double median) {
   switch (g) {
     case Group::kCpu:
       return std::max(name.find('%') != std::string::npos ? 1.0 : 10.0, 0.1 * m);  // % or millicores
-    case Group::kMemory: return std::max(1.0, 0.02 * m);
-    case Group::kSyscalls: return std::max(10.0, 0.1 * m);
-    case Group::kNetworkBytes: return std::max(1000.0, 0.1 * m);
-    case Group::kWorkload: return std::max(0.5, 0.1 * m);
-    case Group::kSuccess: return std::max(1.0, 0.1 * m);
-    case Group::kLatencySeconds: case Group::kClientLatency: case Group::kEdgeMetric:
-      return std::max(0.005, 0.1 * m);
-    case Group::kTraceDuration: case Group::kTraceSelf: case Group::kTraceIn: case Group::kTraceEdge:
+    case Group::kMemory:
+      return std::max(1.0, 0.02 * m);
+    case Group::kSyscalls:
+      return std::max(10.0, 0.1 * m);
+    case Group::kNetworkBytes:
+      return std::max(1000.0, 0.1 * m);
+    case Group::kWorkload:
+      return std::max(0.5, 0.1 * m);
+    case Group::kSuccess:
       return std::max(1.0, 0.1 * m);
-    case Group::kTraceKids: return std::max(0.1, 0.1 * m);
-    case Group::kGpuFault: return 0.1;  // one XID or double-bit error is news
-    default: return std::max(1e-3, 0.1 * m);
+    case Group::kLatencySeconds:
+    case Group::kClientLatency:
+    case Group::kEdgeMetric:
+      return std::max(0.005, 0.1 * m);
+    case Group::kTraceDuration:
+    case Group::kTraceSelf:
+    case Group::kTraceIn:
+    case Group::kTraceEdge:
+      return std::max(1.0, 0.1 * m);
+    case Group::kTraceKids:
+      return std::max(0.1, 0.1 * m);
+    case Group::kGpuFault:
+      return 0.1;  // one XID or double-bit error is news
+    default:
+      return std::max(1e-3, 0.1 * m);
   }
 }
 
@@ -121,8 +165,7 @@ double Median(std::vector<double> v) {
 }
 
 // (kind, caller, callee) of a per-edge series.
-bool EdgeOf(const std::string& entity, const std::string& name, std::string* kind, std::string* a,
-            std::string* b) {
+bool EdgeOf(const std::string& entity, const std::string& name, std::string* kind, std::string* a, std::string* b) {
   auto tail = [&](size_t n) { return name.substr(n); };
   if (StartsWith(name, "T|netresp|")) return *kind = "resp", *a = tail(10), *b = entity, true;
   if (StartsWith(name, "T|netreq|")) return *kind = "req", *a = entity, *b = tail(9), true;
@@ -270,32 +313,32 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
   for (int s = 0; s < kSourceCount; ++s) {
     const Windows& w = win[s];
     auto score_series = [&](SeriesId id) {
-        const std::string& name = f.name(id);
-        if (SourceOf(name) != Source(s) || seen.count(id) || ExcludedSeries(name)) return;
-        seen.insert(id);
-        Group g = GroupOf(name);
-        SeriesId den_id = 0;
-        bool has_den = IsShare(g) && f.Find(f.entity(id), ShareDenominator(name), &den_id);
-        auto value_at = [&](int bb, double* v) {
-          if (const double* p = f.Get(bb, id)) return *v = *p, true;
-          if (IsCount(g) || g == Group::kGpuFault) return *v = 0, true;  // absent in a bucket with data
-          if (has_den && f.Get(bb, den_id) != nullptr) return *v = 0, true;
-          return false;
-        };
-        std::vector<double> ref, post;
-        SeriesScore score;
-        double v;
-        for (int rb : w.ref)
-          if (value_at(rb, &v)) ref.push_back(v);
-        for (int pb : w.post)
-          if (value_at(pb, &v)) post.push_back(v), score.post.push_back({pb, v});
-        if (ref.size() < static_cast<size_t>(o.min_reference) || post.empty()) return;
-        int k = g == Group::kGpuFault ? 1 : o.k;
-        score.id = id;
-        score.entity = f.entity(id);
-        score.name = name;
-        score.score = RobustScore(name, std::move(ref), post, k, &score.median, &score.scale);
-        out.push_back(std::move(score));
+      const std::string& name = f.name(id);
+      if (SourceOf(name) != Source(s) || seen.count(id) || ExcludedSeries(name)) return;
+      seen.insert(id);
+      Group g = GroupOf(name);
+      SeriesId den_id = 0;
+      bool has_den = IsShare(g) && f.Find(f.entity(id), ShareDenominator(name), &den_id);
+      auto value_at = [&](int bb, double* v) {
+        if (const double* p = f.Get(bb, id)) return *v = *p, true;
+        if (IsCount(g) || g == Group::kGpuFault) return *v = 0, true;  // absent in a bucket with data
+        if (has_den && f.Get(bb, den_id) != nullptr) return *v = 0, true;
+        return false;
+      };
+      std::vector<double> ref, post;
+      SeriesScore score;
+      double v;
+      for (int rb : w.ref)
+        if (value_at(rb, &v)) ref.push_back(v);
+      for (int pb : w.post)
+        if (value_at(pb, &v)) post.push_back(v), score.post.push_back({pb, v});
+      if (ref.size() < static_cast<size_t>(o.min_reference) || post.empty()) return;
+      int k = g == Group::kGpuFault ? 1 : o.k;
+      score.id = id;
+      score.entity = f.entity(id);
+      score.name = name;
+      score.score = RobustScore(name, std::move(ref), post, k, &score.median, &score.scale);
+      out.push_back(std::move(score));
     };
     for (int b : w.post) f.ForEachValue(b, [&](SeriesId id, double) { score_series(id); });
     // A count with no value after the onset where its source had data is a

@@ -40,13 +40,13 @@ enum class ReferenceMode {
 };
 
 struct ScoringOptions {
-  Window metric_post{1, 4};    // metric samples summarise the minute before them
-  int metric_reference = 60;   // the last 60 metric buckets before the onset
-  Window trace_post{0, 2};     // traces, logs and events
+  Window metric_post{1, 4};   // metric samples summarise the minute before them
+  int metric_reference = 60;  // the last 60 metric buckets before the onset
+  Window trace_post{0, 2};    // traces, logs and events
   Window reference_exclude{-2, 5};
   ReferenceMode reference = ReferenceMode::kAround;
-  int min_reference = 5;       // values needed to score a series
-  int k = 2;                   // series score = k-th largest post z
+  int min_reference = 5;             // values needed to score a series
+  int k = 2;                         // series score = k-th largest post z
   bool edge_explaining_away = true;  // split each edge by its ends' pass-1 scores
 };
 

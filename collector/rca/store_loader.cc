@@ -1,9 +1,8 @@
 #include "collector/rca/store_loader.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -53,14 +52,17 @@ std::string MetricSeriesName(const std::string& name, const std::string& attribu
 
 Status LoadMetrics(store::Db& db, const LoadOptions& o, SeriesFrame& f, LoadStats& stats) {
   const ScoringOptions& s = o.scoring;
-  Range r{o.onset_unix_nanos - (s.metric_reference + 1) * kBucket, o.onset_unix_nanos + (s.metric_post.last + 2) * kBucket};
+  Range r{o.onset_unix_nanos - (s.metric_reference + 1) * kBucket,
+          o.onset_unix_nanos + (s.metric_post.last + 2) * kBucket};
   CUSTOS_ASSIGN_OR_RETURN(
-      auto st, Query(db,
-                     std::string("SELECT m.ts, coalesce(m.start_ts,0), m.name, coalesce(m.attributes,''), m.type, m.value, "
-                                 "m.resource, ") +
-                         kEntitySql + " FROM metrics m JOIN resources r ON r.id = m.resource "
-                         "WHERE m.ts >= ?1 AND m.ts < ?2 AND m.histogram IS NULL ORDER BY m.ts",
-                     r));
+      auto st,
+      Query(db,
+            std::string("SELECT m.ts, coalesce(m.start_ts,0), m.name, coalesce(m.attributes,''), m.type, m.value, "
+                        "m.resource, ") +
+                kEntitySql +
+                " FROM metrics m JOIN resources r ON r.id = m.resource "
+                "WHERE m.ts >= ?1 AND m.ts < ?2 AND m.histogram IS NULL ORDER BY m.ts",
+            r));
   struct Last {
     int64_t ts;
     double value;
@@ -104,8 +106,8 @@ Status LoadGpu(store::Db& db, const Range& r, SeriesFrame& f, LoadStats& stats) 
                      "FROM gpu_samples g JOIN resources r ON r.id = g.resource "
                      "WHERE g.ts >= ?1 AND g.ts < ?2 AND coalesce(g.pid,0) = 0",
                      r));
-  static const char* kNames[] = {"M|gpu.sm_utilization_pct", "M|gpu.memory_utilization_pct",
-                                 "M|gpu.memory_used_bytes", "M|gpu.temperature_celsius", "M|gpu.power_watts"};
+  static const char* kNames[] = {"M|gpu.sm_utilization_pct", "M|gpu.memory_utilization_pct", "M|gpu.memory_used_bytes",
+                                 "M|gpu.temperature_celsius", "M|gpu.power_watts"};
   for (;;) {
     CUSTOS_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
@@ -190,12 +192,14 @@ Status LoadTracesAndLogs(store::Db& db, const LoadOptions& o, const Range& r, Se
   const ScoringOptions& s = o.scoring;
   auto in_post = [&](int b) { return b >= s.trace_post.first && b <= s.trace_post.last; };
   CUSTOS_ASSIGN_OR_RETURN(
-      auto spans, Query(db,
-                        std::string("SELECT s.ts, coalesce(s.end_ts, s.ts), coalesce(s.trace_id,''), coalesce(s.span_id,''), "
-                                    "coalesce(s.parent_span_id,''), coalesce(s.name,''), coalesce(s.status_code,0), ") +
-                            kEntitySql + " FROM spans s JOIN resources r ON r.id = s.resource "
-                                         "WHERE s.ts >= ?1 AND s.ts < ?2 ORDER BY s.ts",
-                        r));
+      auto spans,
+      Query(db,
+            std::string("SELECT s.ts, coalesce(s.end_ts, s.ts), coalesce(s.trace_id,''), coalesce(s.span_id,''), "
+                        "coalesce(s.parent_span_id,''), coalesce(s.name,''), coalesce(s.status_code,0), ") +
+                kEntitySql +
+                " FROM spans s JOIN resources r ON r.id = s.resource "
+                "WHERE s.ts >= ?1 AND s.ts < ?2 ORDER BY s.ts",
+            r));
   CUSTOS_RETURN_IF_ERROR(ReadBuckets<SpanRow>(
       *spans, f, o.max_spans, &stats.spans, &stats.spans_left_out,
       [](store::Statement& q) {
@@ -214,11 +218,13 @@ Status LoadTracesAndLogs(store::Db& db, const LoadOptions& o, const Range& r, Se
         AddTraceBucket(b, rows, f, in_post(b) ? &post_graph : nullptr, &entry_ops);
       }));
   CUSTOS_ASSIGN_OR_RETURN(
-      auto logs, Query(db,
-                       std::string("SELECT l.ts, coalesce(l.message,''), coalesce(l.severity,0), coalesce(l.span_id,''), ") +
-                           kEntitySql + " FROM logs l JOIN resources r ON r.id = l.resource "
-                                        "WHERE l.ts >= ?1 AND l.ts < ?2 ORDER BY l.ts",
-                       r));
+      auto logs,
+      Query(db,
+            std::string("SELECT l.ts, coalesce(l.message,''), coalesce(l.severity,0), coalesce(l.span_id,''), ") +
+                kEntitySql +
+                " FROM logs l JOIN resources r ON r.id = l.resource "
+                "WHERE l.ts >= ?1 AND l.ts < ?2 ORDER BY l.ts",
+            r));
   return ReadBuckets<LogRow>(
       *logs, f, o.max_logs, &stats.logs, &stats.logs_left_out,
       [](store::Statement& q) {
@@ -250,9 +256,9 @@ Result<LoadStats> LoadFrame(store::Db& db, const LoadOptions& o, SeriesFrame& f,
   EntryOperations entry_ops;
   const int64_t onset = o.onset_unix_nanos;
   // The incident's own minutes first.
-  CUSTOS_RETURN_IF_ERROR(LoadTracesAndLogs(
-      db, o, {onset + s.trace_post.first * kBucket, onset + (s.trace_post.last + 1) * kBucket}, f, post_graph,
-      entry_ops, stats));
+  CUSTOS_RETURN_IF_ERROR(
+      LoadTracesAndLogs(db, o, {onset + s.trace_post.first * kBucket, onset + (s.trace_post.last + 1) * kBucket}, f,
+                        post_graph, entry_ops, stats));
   // Then the reference, an hour at a time outwards from the incident (after
   // it too in kAround), until enough minutes with data are in or the
   // reference span is covered: a busy store is read for an hour, a sparse

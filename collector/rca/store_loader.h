@@ -27,7 +27,7 @@ namespace custos::rca {
 
 struct LoadOptions {
   int64_t onset_unix_nanos = 0;
-  ScoringOptions scoring;                                  // decides the windows read
+  ScoringOptions scoring;                                      // decides the windows read
   int64_t reference_span_nanos = 24 * 3600 * 1'000'000'000LL;  // traces/logs read at most this far on each side
   size_t max_reference_buckets = 60;  // stop reading once this many reference minutes have spans or logs
   int64_t reference_chunk_nanos = 3600 * 1'000'000'000LL;  // read outwards an hour at a time
@@ -36,7 +36,7 @@ struct LoadOptions {
 
 struct LoadStats {
   uint64_t metric_points = 0, spans = 0, logs = 0, gpu_samples = 0, gpu_events = 0, denials = 0;
-  uint64_t spans_left_out = 0, logs_left_out = 0;  // 1: the bound was hit and reading stopped there
+  uint64_t spans_left_out = 0, logs_left_out = 0;                      // 1: the bound was hit and reading stopped there
   int64_t reference_from_unix_nanos = 0, reference_to_unix_nanos = 0;  // the span of time read for traces and logs
 };
 

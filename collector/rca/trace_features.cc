@@ -54,8 +54,7 @@ struct ServiceAgg {
   const SpanRow* slowest_entry = nullptr;
 };
 
-void PutQuantiles(SeriesFrame& f, int b, const std::string& svc, const char* prefix, std::vector<double>& v,
-                  bool p50) {
+void PutQuantiles(SeriesFrame& f, int b, const std::string& svc, const char* prefix, std::vector<double>& v, bool p50) {
   std::sort(v.begin(), v.end());
   std::string p(prefix);
   if (p50) f.Put(b, svc, p + "_p50", SortedQuantile(v, 0.5));
@@ -113,16 +112,15 @@ void AddTraceBucket(int b, const std::vector<SpanRow>& spans, SeriesFrame& frame
     bool remote_parent = p != by_id.end() && p->second->service != s.service;
     if (s.parent_span_id.empty() || remote_parent) {
       a.entry.push_back(dur);
-      if (a.slowest_entry == nullptr || dur > static_cast<double>(a.slowest_entry->end_unix_nanos -
-                                                                  a.slowest_entry->start_unix_nanos) /
-                                                  kNanosPerMs)
+      if (a.slowest_entry == nullptr ||
+          dur > static_cast<double>(a.slowest_entry->end_unix_nanos - a.slowest_entry->start_unix_nanos) / kNanosPerMs)
         a.slowest_entry = &s;
     }
     if (remote_parent) {
       const SpanRow& parent = *p->second;
       a.resp[parent.service].push_back(static_cast<double>(parent.end_unix_nanos - s.end_unix_nanos) / kNanosPerMs);
-      agg[parent.service].req[s.service].push_back(
-          static_cast<double>(s.start_unix_nanos - parent.start_unix_nanos) / kNanosPerMs);
+      agg[parent.service].req[s.service].push_back(static_cast<double>(s.start_unix_nanos - parent.start_unix_nanos) /
+                                                   kNanosPerMs);
       if (graph != nullptr) (*graph)[parent.service].insert(s.service);
     }
     if (p == by_id.end() || remote_parent) ++a.entry_ops[SeriesPart(s.operation)];
@@ -149,8 +147,8 @@ void AddTraceBucket(int b, const std::vector<SpanRow>& spans, SeriesFrame& frame
       frame.Put(b, svc, "T|self_p90", SortedQuantile(a.self, 0.9));
       frame.Put(b, svc, "T|self_p99", SortedQuantile(a.self, 0.99));
     }
-    for (auto [by_peer, name] : {std::pair{&a.resp, "T|netresp|"}, std::pair{&a.req, "T|netreq|"},
-                                 std::pair{&a.in, "T|in|"}}) {
+    for (auto [by_peer, name] :
+         {std::pair{&a.resp, "T|netresp|"}, std::pair{&a.req, "T|netreq|"}, std::pair{&a.in, "T|in|"}}) {
       for (auto& [peer, v] : *by_peer) {
         std::sort(v.begin(), v.end());
         frame.Put(b, svc, std::string(name) + peer, SortedQuantile(v, 0.9));

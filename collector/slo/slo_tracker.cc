@@ -31,8 +31,11 @@ SloTracker::SloTracker(std::vector<SloConfig> slos, MetricsRegistry& m, std::vec
       requests_(m.GetCounter("custos_collector_slo_requests_total", "Entry spans counted against an SLO")),
       alerts_(m.GetCounter("custos_collector_slo_burn_alerts_total", "SLO burn-rate alerts raised")) {
   for (SloConfig& c : slos) {
-    slos_.push_back({std::move(c), {}, std::vector<bool>(rules_.size(), false),
-                     std::vector<policy::Alert>(rules_.size()), std::vector<int64_t>(rules_.size(), 0)});
+    slos_.push_back({std::move(c),
+                     {},
+                     std::vector<bool>(rules_.size(), false),
+                     std::vector<policy::Alert>(rules_.size()),
+                     std::vector<int64_t>(rules_.size(), 0)});
   }
   for (const BurnRule& r : rules_) longest_window_ = std::max(longest_window_, r.long_window_nanos);
 }
@@ -48,7 +51,8 @@ void SloTracker::Observe(const v1::Batch& batch) {
     for (State& st : slos_) {
       if (st.config.service != service) continue;
       double ms = static_cast<double>(s.end_time_unix_nano() - s.start_time_unix_nano()) / 1e6;
-      bool good = s.status_code() != v1::Span::STATUS_ERROR && (st.config.latency_ms <= 0 || ms <= st.config.latency_ms);
+      bool good =
+          s.status_code() != v1::Span::STATUS_ERROR && (st.config.latency_ms <= 0 || ms <= st.config.latency_ms);
       Minute& m = st.minutes[static_cast<int64_t>(s.end_time_unix_nano()) / kMinuteNanos];
       ++m.total;
       m.good += good;
@@ -77,26 +81,29 @@ SloTracker::Signals SloTracker::Evaluate(int64_t now) {
   for (size_t i = 0; i < slos_.size(); ++i) {
     State& st = slos_[i];
     // Bounded: minutes older than the longest window go.
-    st.minutes.erase(st.minutes.begin(), st.minutes.lower_bound(now / kMinuteNanos - longest_window_ / kMinuteNanos - 1));
+    st.minutes.erase(st.minutes.begin(),
+                     st.minutes.lower_bound(now / kMinuteNanos - longest_window_ / kMinuteNanos - 1));
     for (size_t r = 0; r < rules_.size(); ++r) {
       const BurnRule& rule = rules_[r];
-      double long_burn = BurnRate(i, now, rule.long_window_nanos), short_burn = BurnRate(i, now, rule.short_window_nanos);
+      double long_burn = BurnRate(i, now, rule.long_window_nanos),
+             short_burn = BurnRate(i, now, rule.short_window_nanos);
       bool holds = long_burn >= rule.factor && short_burn >= rule.factor;
       if (holds && !st.firing[r]) {
         char text[200];
         std::snprintf(text, sizeof text, "burning its error budget %.1fx over %s and %.1fx over %s (page at %.1fx)",
-                      long_burn, Span(rule.long_window_nanos).c_str(), short_burn, Span(rule.short_window_nanos).c_str(),
-                      rule.factor);
+                      long_burn, Span(rule.long_window_nanos).c_str(), short_burn,
+                      Span(rule.short_window_nanos).c_str(), rule.factor);
         policy::Alert a;
         a.rule = "slo.burn";
         a.severity = rule.severity;
-        a.message = st.config.name + " (" + st.config.service + ", objective " + Percent(st.config.objective) +
-                    (st.config.latency_ms > 0 ? ", within " + std::to_string(static_cast<int>(st.config.latency_ms)) + " ms" : "") +
-                    ") is " + text;
+        a.message =
+            st.config.name + " (" + st.config.service + ", objective " + Percent(st.config.objective) +
+            (st.config.latency_ms > 0 ? ", within " + std::to_string(static_cast<int>(st.config.latency_ms)) + " ms"
+                                      : "") +
+            ") is " + text;
         a.kind = "spans";
         a.time_unix_nano = now;
-        a.labels = {{"slo", st.config.name}, {"service", st.config.service},
-                    {"window", Span(rule.long_window_nanos)}};
+        a.labels = {{"slo", st.config.name}, {"service", st.config.service}, {"window", Span(rule.long_window_nanos)}};
         alerts_.Increment();
         st.active[r] = a;
         st.last_sent[r] = now;

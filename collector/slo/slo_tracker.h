@@ -26,8 +26,8 @@
 namespace custos::slo {
 
 struct SloConfig {
-  std::string name;       // "checkout-availability"
-  std::string service;    // service.name of the spans
+  std::string name;     // "checkout-availability"
+  std::string service;  // service.name of the spans
   double objective = 0.999;
   double latency_ms = 0;  // > 0: slower requests are bad too
 };

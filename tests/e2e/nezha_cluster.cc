@@ -67,9 +67,10 @@ Result<ReplayCounts> Replay(e2e::Cluster& cluster, const std::string& root, std:
   }
   cluster.StartCollector();
   cluster.StartAgent();
-  bool done = cluster.WaitFor("SELECT count(*) FROM spans", static_cast<int64_t>(total.spans), timeout_seconds) &&
-              cluster.WaitFor("SELECT count(*) FROM logs", static_cast<int64_t>(total.logs), timeout_seconds) &&
-              cluster.WaitFor("SELECT count(*) FROM metrics", static_cast<int64_t>(total.metric_points), timeout_seconds);
+  bool done =
+      cluster.WaitFor("SELECT count(*) FROM spans", static_cast<int64_t>(total.spans), timeout_seconds) &&
+      cluster.WaitFor("SELECT count(*) FROM logs", static_cast<int64_t>(total.logs), timeout_seconds) &&
+      cluster.WaitFor("SELECT count(*) FROM metrics", static_cast<int64_t>(total.metric_points), timeout_seconds);
   if (!done) return Status(StatusCode::kUnavailable, "the replayed records did not all reach the store in time");
   return total;
 }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/nezha_data.h"
 #include "tests/e2e/harness.h"
+#include "tests/e2e/nezha_data.h"
 
 namespace custos::nezha {
 

@@ -4,13 +4,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace custos::nezha {
@@ -120,7 +119,9 @@ std::string IdBytes(const std::string& hex) {
   if (hex.empty() || hex.size() % 2 != 0) return hex;
   std::string out;
   for (size_t i = 0; i < hex.size(); i += 2) {
-    auto nib = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
+    auto nib = [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10);
+    };
     if (!std::isxdigit(static_cast<unsigned char>(hex[i])) || !std::isxdigit(static_cast<unsigned char>(hex[i + 1])))
       return hex;
     out.push_back(static_cast<char>(nib(hex[i]) * 16 + nib(hex[i + 1])));
@@ -257,7 +258,8 @@ Status SendMetricFile(const std::string& path, const Selection& sel, Chunker& ou
   std::vector<int> cols;
   for (size_t i = 0; i < csv->header().size(); ++i) {
     const std::string& h = csv->header()[i];
-    if (h != "Time" && h != "TimeStamp" && h != "PodName" && h.rfind("Node", 0) != 0) cols.push_back(static_cast<int>(i));
+    if (h != "Time" && h != "TimeStamp" && h != "PodName" && h.rfind("Node", 0) != 0)
+      cols.push_back(static_cast<int>(i));
   }
   std::vector<std::string> row;
   while (csv->Next(&row)) {

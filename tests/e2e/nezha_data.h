@@ -40,9 +40,9 @@ namespace custos::nezha {
 struct Case {
   std::string system;  // "hipster" or "ts"
   std::string day, inject_time, pod, service, type;
-  int minute = 0;                 // HH:MM of the first file, minutes since midnight
-  int64_t onset_unix_nanos = 0;   // set by SetOnsets()
-  std::string indicator_label;    // from root_cause_<system>.json ("" when unlabelled)
+  int minute = 0;                // HH:MM of the first file, minutes since midnight
+  int64_t onset_unix_nanos = 0;  // set by SetOnsets()
+  std::string indicator_label;   // from root_cause_<system>.json ("" when unlabelled)
 };
 
 struct Day {
@@ -61,8 +61,8 @@ Result<std::vector<Day>> ListDays(const std::string& root);
 
 // What to send. Empty sets mean everything.
 struct Selection {
-  std::set<int> trace_minutes;              // HH:MM of rca_data trace/log files to send
-  bool baseline = true;                     // construct_data traces and logs
+  std::set<int> trace_minutes;                             // HH:MM of rca_data trace/log files to send
+  bool baseline = true;                                    // construct_data traces and logs
   std::vector<std::pair<int64_t, int64_t>> metric_ranges;  // [from, to) unix seconds; empty = all rows
 };
 

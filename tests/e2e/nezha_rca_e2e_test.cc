@@ -4,9 +4,8 @@
 // operator would run it.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "tests/e2e/nezha_cluster.h"
 
@@ -16,8 +15,8 @@ namespace {
 std::string DataDir() {
   const char* env = std::getenv("CUSTOS_NEZHA_DIR");
   if (env != nullptr) return env;
-  for (const char* dir : {"../shared/datasets/nezha-dev", "../../shared/datasets/nezha-dev",
-                          "/work/shared/datasets/nezha-dev"}) {
+  for (const char* dir :
+       {"../shared/datasets/nezha-dev", "../../shared/datasets/nezha-dev", "/work/shared/datasets/nezha-dev"}) {
     if (access((std::string(dir) + "/rca_data").c_str(), R_OK) == 0) return dir;
   }
   return "";
@@ -38,11 +37,10 @@ TEST(NezhaRcaE2E, LabelledRootCauseRanksFirst) {
   const std::map<std::string, std::string> want = {{"2023-01-29 09:03:53", "ts-basic-service"},
                                                    {"2023-01-29 14:23:31", "ts-verification-code-service"}};
   Selection sel;
-  sel.trace_minutes = {8 * 60 + 43, 8 * 60 + 44, 8 * 60 + 45, 8 * 60 + 52, 8 * 60 + 53, 8 * 60 + 54,
-                       8 * 60 + 58, 8 * 60 + 59, 9 * 60,      9 * 60 + 3,  9 * 60 + 4,  9 * 60 + 5,
-                       9 * 60 + 34, 9 * 60 + 35, 9 * 60 + 36, 11 * 60 + 19, 11 * 60 + 20, 11 * 60 + 21,
-                       11 * 60 + 36, 11 * 60 + 37, 11 * 60 + 38, 14 * 60 + 23, 14 * 60 + 24, 14 * 60 + 25,
-                       14 * 60 + 49, 14 * 60 + 50, 14 * 60 + 51};
+  sel.trace_minutes = {8 * 60 + 43,  8 * 60 + 44,  8 * 60 + 45,  8 * 60 + 52,  8 * 60 + 53,  8 * 60 + 54,  8 * 60 + 58,
+                       8 * 60 + 59,  9 * 60,       9 * 60 + 3,   9 * 60 + 4,   9 * 60 + 5,   9 * 60 + 34,  9 * 60 + 35,
+                       9 * 60 + 36,  11 * 60 + 19, 11 * 60 + 20, 11 * 60 + 21, 11 * 60 + 36, 11 * 60 + 37, 11 * 60 + 38,
+                       14 * 60 + 23, 14 * 60 + 24, 14 * 60 + 25, 14 * 60 + 49, 14 * 60 + 50, 14 * 60 + 51};
   const int64_t midnight = days[0].midnight_unix;
   for (int minute : {9 * 60 + 3, 14 * 60 + 23})
     sel.metric_ranges.push_back({midnight + (minute - 62) * 60, midnight + (minute + 7) * 60});
@@ -65,10 +63,10 @@ TEST(NezhaRcaE2E, LabelledRootCauseRanksFirst) {
     ASSERT_EQ(c.service, it->second);
     std::string out;
     std::string db = cluster->dir() + "/collector/custos.db";
-    ASSERT_EQ(cluster->RunCtl("rca --at " + std::to_string(c.onset_unix_nanos / 1'000'000'000) + " --db " + db +
-                                  " --json --top 5",
-                              &out),
-              0)
+    ASSERT_EQ(
+        cluster->RunCtl(
+            "rca --at " + std::to_string(c.onset_unix_nanos / 1'000'000'000) + " --db " + db + " --json --top 5", &out),
+        0)
         << out;
     // --at takes whole seconds; the phase's fraction does not move a bucket
     // of spans enough to matter, but say what was analysed if it fails.
@@ -80,7 +78,8 @@ TEST(NezhaRcaE2E, LabelledRootCauseRanksFirst) {
     // Every source was there and used.
     EXPECT_EQ(j["sources_in_window"], nlohmann::json({"metrics", "traces", "logs"})) << out;
     // The text form names the same service first.
-    ASSERT_EQ(cluster->RunCtl("rca --at " + std::to_string(c.onset_unix_nanos / 1'000'000'000) + " --db " + db, &out), 0);
+    ASSERT_EQ(cluster->RunCtl("rca --at " + std::to_string(c.onset_unix_nanos / 1'000'000'000) + " --db " + db, &out),
+              0);
     EXPECT_NE(out.find("1. " + c.service), std::string::npos) << out;
   }
   EXPECT_EQ(checked, 2);
