@@ -83,6 +83,7 @@ Result<CollectorConfig> ReadCollectorConfig(ConfigFile& file) {
     slo.service = s.String("service", "");
     slo.objective = s.Double("objective", 0.999, 0.5, 0.999999);
     slo.latency_ms = s.Double("latency_ms", 0, 0, 3.6e6);
+    slo.min_requests = static_cast<uint64_t>(s.Int("min_requests", 30, 0, 1'000'000'000));
     if (slo.name.empty()) s.AddError("name", "an SLO needs a name");
     if (slo.service.empty()) s.AddError("service", "an SLO needs the service.name of its spans");
     c.slos.push_back(std::move(slo));

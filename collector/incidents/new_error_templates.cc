@@ -19,6 +19,7 @@ std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
     const v1::LogRecord& log = r.log();
     const std::string service = EntityOf(batch, log.resource_ref());
     const auto t = static_cast<int64_t>(log.time_unix_nano());
+    if (t <= 0) continue;  // no time: cannot say whether the service is past its warm-up
     auto [it, inserted] = services_.try_emplace(service);
     Service& s = it->second;
     if (inserted || t < s.first_seen) s.first_seen = t;

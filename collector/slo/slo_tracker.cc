@@ -61,7 +61,7 @@ void SloTracker::Observe(const v1::Batch& batch) {
   }
 }
 
-double SloTracker::BurnRate(size_t i, int64_t now, int64_t window) const {
+double SloTracker::BurnRate(size_t i, int64_t now, int64_t window, uint64_t* requests) const {
   const State& st = slos_[i];
   uint64_t good = 0, total = 0;
   // Whole minutes: [now − window, now) rounded to the minutes that end by now.
@@ -70,6 +70,7 @@ double SloTracker::BurnRate(size_t i, int64_t now, int64_t window) const {
     good += it->second.good;
     total += it->second.total;
   }
+  if (requests != nullptr) *requests = total;
   if (total == 0) return 0;
   double budget = 1 - st.config.objective;
   double bad = static_cast<double>(total - good) / static_cast<double>(total);
@@ -85,9 +86,10 @@ SloTracker::Signals SloTracker::Evaluate(int64_t now) {
                      st.minutes.lower_bound(now / kMinuteNanos - longest_window_ / kMinuteNanos - 1));
     for (size_t r = 0; r < rules_.size(); ++r) {
       const BurnRule& rule = rules_[r];
-      double long_burn = BurnRate(i, now, rule.long_window_nanos),
-             short_burn = BurnRate(i, now, rule.short_window_nanos);
-      bool holds = long_burn >= rule.factor && short_burn >= rule.factor;
+      uint64_t requests = 0;
+      double long_burn = BurnRate(i, now, rule.long_window_nanos, &requests);
+      double short_burn = BurnRate(i, now, rule.short_window_nanos);
+      bool holds = long_burn >= rule.factor && short_burn >= rule.factor && requests >= st.config.min_requests;
       if (holds && !st.firing[r]) {
         char text[200];
         std::snprintf(text, sizeof text, "burning its error budget %.1fx over %s and %.1fx over %s (page at %.1fx)",

@@ -30,6 +30,9 @@ struct SloConfig {
   std::string service;  // service.name of the spans
   double objective = 0.999;
   double latency_ms = 0;  // > 0: slower requests are bad too
+  // Fewer requests than this in a rule's long window never page: one failure
+  // among three requests an hour is not a 333x burn worth waking anyone for.
+  uint64_t min_requests = 30;
 };
 
 struct BurnRule {
@@ -60,8 +63,9 @@ class SloTracker {
   // longer holds, and its page is then delivered as resolved.
   Signals Evaluate(int64_t now_unix_nanos);
 
-  // bad/total over [now − window, now) divided by the error budget; 0 without requests.
-  double BurnRate(size_t slo, int64_t now_unix_nanos, int64_t window_nanos) const;
+  // bad/total over [now − window, now) divided by the error budget; 0 without
+  // requests. `requests`, when given, gets the number of requests counted.
+  double BurnRate(size_t slo, int64_t now_unix_nanos, int64_t window_nanos, uint64_t* requests = nullptr) const;
 
  private:
   struct Minute {

@@ -79,6 +79,19 @@ TEST(SloTracker, ASustainedBurnPagesOnceAndABriefSpikeDoesNot) {
   EXPECT_EQ(metrics.Value("custos_collector_slo_burn_alerts_total"), 4);
 }
 
+TEST(SloTracker, TooFewRequestsNeverPage) {
+  MetricsRegistry metrics;
+  SloTracker t({{.name = "admin", .service = "checkout", .objective = 0.999}}, metrics);
+  int pages = 0;
+  for (int64_t m = 0; m < 120; ++m) {
+    // Three requests an hour, one of them failing: a 333x "burn" on 3 requests.
+    if (m % 20 == 0) t.Observe(Minute(m, 1, m == 60 ? 1 : 0));
+    pages += static_cast<int>(t.Evaluate(kT0 + (m + 1) * kMinute).raised.size());
+  }
+  EXPECT_EQ(pages, 0);
+  EXPECT_GT(t.BurnRate(0, kT0 + 61 * kMinute, 60 * kMinute), 100);
+}
+
 TEST(SloTracker, SlowRequestsBurnALatencySlo) {
   MetricsRegistry metrics;
   SloTracker t({{.name = "checkout-latency", .service = "checkout", .objective = 0.99, .latency_ms = 300}}, metrics);
