@@ -1,55 +1,21 @@
 // The collector assembled in-process: a batch with an access event arrives
 // over real CURVE, is stored and audited in one transaction, and an erasure
 // through the HTTP API forgets its personal data while the trail verifies.
-#include "collector/collector.h"
-#include "collector/api/http_api.h"
-#include "collector/store/sqlite_store.h"
-
-#include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <cstdlib>
-#include <zmq.hpp>
-
-#include "common/curve_keys.h"
-#include "common/files.h"
+#include "collector/api/http_api.h"
+#include "collector/collector_testing.h"
+#include "collector/store/sqlite_store.h"
 
 namespace custos::collector {
 namespace {
 
-TEST(CollectorTest, AccessEventsAreAuditedAndErasable) {
-  char tmpl[] = "/tmp/custos_collector_XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  auto server = *GenerateCurveKeyPair();
-  auto agent = *GenerateCurveKeyPair();
-  ASSERT_TRUE(WriteCurveKeyPair(dir + "/keys", "collector", server).ok());
-  ASSERT_TRUE(MakeDirs(dir + "/agents").ok());
-  ASSERT_TRUE(WriteFileAtomic(dir + "/agents/n1.pub", agent.public_z85 + "\n").ok());
-  auto file = ConfigFile::Parse("[state]\ndir = \"" + dir + "/state\"\n[ingest]\nlisten = \"tcp://127.0.0.1:0\"\n"
-                                "key = \"" + dir + "/keys/collector.key\"\nenrolled_dir = \"" + dir + "/agents\"\n"
-                                "[api]\nlisten = \"127.0.0.1:0\"\n[audit]\norigin = \"custos.audit/test\"\n",
-                                "collector.toml");
-  ASSERT_TRUE(file.ok());
-  auto config = ReadCollectorConfig(*file);
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  auto c = Collector::Create(*config);
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  ASSERT_TRUE((*c)->Start().ok());
+using CollectorTest = CollectorTestBase;
 
+TEST_F(CollectorTest, AccessEventsAreAuditedAndErasable) {
+  StartCollector("", /*api=*/true);
   // An agent sends one access event by alice.
-  zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::curve_serverkey, server.public_z85);
-  s.set(zmq::sockopt::curve_publickey, agent.public_z85);
-  s.set(zmq::sockopt::curve_secretkey, agent.secret_z85);
-  s.set(zmq::sockopt::linger, 0);
-  s.set(zmq::sockopt::rcvtimeo, 5000);
-  s.connect((*c)->ingest_endpoint());
-  v1::Batch b;
-  b.set_agent_id("n1");
-  b.set_spool_epoch(9);
-  b.set_seq(1);
-  b.add_resources()->set_node_id("n1");
+  v1::Batch b = NewBatch();
   v1::AccessEvent* a = b.add_records()->mutable_access();
   a->set_time_unix_nano(1000);
   a->set_action(v1::AccessEvent::ACTION_READ);
@@ -58,13 +24,10 @@ TEST(CollectorTest, AccessEventsAreAuditedAndErasable) {
   a->set_outcome(v1::AccessEvent::OUTCOME_SUCCESS);
   a->mutable_principal()->set_user("alice");
   a->mutable_principal()->set_uid(1001);
-  std::string bytes = b.SerializeAsString();
-  (void)s.send(zmq::buffer(bytes));
-  zmq::message_t ack;
-  ASSERT_TRUE(s.recv(ack));
+  Send(b);
 
   // Erasure through the API, as custosctl audit erase does it.
-  httplib::Client api("127.0.0.1", (*c)->api_port());
+  httplib::Client api("127.0.0.1", collector_->api_port());
   auto res = api.Post("/api/v1/audit/erase?subject=user:alice&actor=dpo");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
@@ -72,10 +35,10 @@ TEST(CollectorTest, AccessEventsAreAuditedAndErasable) {
   auto missing = api.Post("/api/v1/audit/erase");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 400);
-  audit::VerifierKey vkey = (*c)->audit_key();
-  (*c)->Stop();
+  audit::VerifierKey vkey = collector_->audit_key();
+  collector_->Stop();
 
-  auto db = store::Db::Open(dir + "/state/custos.db", false, true);
+  auto db = store::Db::Open(dir_ + "/state/custos.db", false, true);
   ASSERT_TRUE(db.ok());
   auto data = audit::LoadAuditData(**db);
   ASSERT_TRUE(data.ok());
@@ -90,7 +53,7 @@ TEST(CollectorTest, AccessEventsAreAuditedAndErasable) {
 
 // A second process must not be able to share the API's port (httplib sets
 // SO_REUSEPORT by default, which would split requests between the two).
-TEST(CollectorTest, ApiPortCannotBeShared) {
+TEST(CollectorApi, PortCannotBeShared) {
   httplib::Server first;
   first.set_socket_options([](socket_t sock) {
     int yes = 1;

@@ -29,15 +29,15 @@ class CollectorTestBase : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomic(dir_ + "/agents/n1.pub", agent_.public_z85 + "\n").ok());
   }
 
-  // Starts the collector with `extra_toml` appended to a minimal config.
-  void StartCollector(const std::string& extra_toml) {
+  // Starts the collector with `extra_toml` appended to a minimal config;
+  // with `api`, its HTTP API listens on a free loopback port.
+  void StartCollector(const std::string& extra_toml, bool api = false) {
+    const std::string api_toml = api ? "[api]\nlisten = \"127.0.0.1:0\"\n" : "[api]\nenabled = false\n";
     auto file = ConfigFile::Parse("[state]\ndir = \"" + dir_ +
                                       "/state\"\n[ingest]\nlisten = \"tcp://127.0.0.1:0\"\n"
                                       "key = \"" +
-                                      dir_ + "/keys/collector.key\"\nenrolled_dir = \"" + dir_ +
-                                      "/agents\"\n"
-                                      "[api]\nenabled = false\n[audit]\norigin = \"custos.audit/test\"\n" +
-                                      extra_toml,
+                                      dir_ + "/keys/collector.key\"\nenrolled_dir = \"" + dir_ + "/agents\"\n" +
+                                      api_toml + "[audit]\norigin = \"custos.audit/test\"\n" + extra_toml,
                                   "collector.toml");
     ASSERT_TRUE(file.ok());
     auto config = ReadCollectorConfig(*file);
