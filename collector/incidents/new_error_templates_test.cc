@@ -73,3 +73,29 @@ TEST(NewErrorTemplates, TheTemplateBoundIsCounted) {
 
 }  // namespace
 }  // namespace custos::collector
+
+namespace custos::collector {
+namespace {
+
+TEST(NewErrorTemplates, LevelsFromTextJsonAndSeverityAreAllSeen) {
+  MetricsRegistry metrics;
+  NewErrorTemplates t({.warmup_nanos = 0}, metrics);
+  v1::Batch b = Logs({{0, "checkout", "   16:42:22.382 FATAL  c.s.Boot#9 cannot bind"},
+                      {1, "checkout", R"({"severity":"error","message":"queue overflow"})"},
+                      {2, "checkout", "INFO all good, no errors here"},
+                      {3, "checkout", ""},
+                      {4, "checkout", "plain line"}});
+  v1::LogRecord* l = b.add_records()->mutable_log();
+  l->set_resource_ref(1);
+  l->set_time_unix_nano(static_cast<uint64_t>(kT0 + 5 * kMinute));
+  l->set_severity(v1::SEVERITY_CRITICAL);
+  l->set_message("disk gone");
+  auto alerts = t.Observe(b);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[0].labels[1].second, "FATAL c.s.Boot#9");
+  EXPECT_EQ(alerts[1].labels[1].second, "ERROR queue overflow");
+  EXPECT_EQ(alerts[2].labels[1].second, "FATAL disk gone");
+}
+
+}  // namespace
+}  // namespace custos::collector
