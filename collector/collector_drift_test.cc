@@ -118,3 +118,49 @@ TEST_F(SloCollectorTest, FailingRequestsPageOnBurnRate) {
 
 }  // namespace
 }  // namespace custos::collector
+
+namespace custos::collector {
+namespace {
+
+TEST(SignalsConfig, IncidentsDriftAndSlosAreReadAndChecked) {
+  auto file = ConfigFile::Parse(
+      "[incidents]\nrca_delay = \"2m\"\nnew_error_warmup = \"30m\"\n"
+      "[drift]\nmetrics = [\"model.*\"]\nwindow = \"1m\"\npsi_threshold = 0.3\n"
+      "[[slo]]\nname = \"checkout\"\nservice = \"checkout\"\nobjective = 0.995\nlatency_ms = 250\n",
+      "collector.toml");
+  ASSERT_TRUE(file.ok());
+  auto config = ReadCollectorConfig(*file);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->incidents.rca_delay_nanos, 120'000'000'000);
+  EXPECT_EQ(config->new_error_templates.warmup_nanos, 1'800'000'000'000);
+  EXPECT_EQ(config->drift.metrics, std::vector<std::string>{"model.*"});
+  EXPECT_DOUBLE_EQ(config->drift.detector.psi_threshold, 0.3);
+  ASSERT_EQ(config->slos.size(), 1u);
+  EXPECT_DOUBLE_EQ(config->slos[0].objective, 0.995);
+  EXPECT_DOUBLE_EQ(config->slos[0].latency_ms, 250);
+
+  struct Bad {
+    const char* toml;
+    const char* error;
+  } bad[] = {
+      {"[[slo]]\nservice = \"checkout\"\n", "slo[0].name: an SLO needs a name"},
+      {"[[slo]]\nname = \"x\"\n", "slo[0].service: an SLO needs the service.name"},
+      {"[[slo]]\nname = \"x\"\nservice = \"y\"\nobjective = 1.5\n", "slo[0].objective: must be between"},
+      {"[[slo]]\nname = \"x\"\nservice = \"y\"\nobjective = \"high\"\n", "slo[0].objective: expected a number"},
+      {"[drift]\nks_threshold = 2\n", "drift.ks_threshold: must be between"},
+      {"[drift]\nsustain = 0\n", "drift.sustain: must be between"},
+      {"[drift]\nwindow = \"soon\"\n", "drift.window"},
+      {"[incidents]\ngroup_window = 5\n", "incidents.group_window"},
+      {"[incidents]\nrca_dely = \"1m\"\n", "incidents.rca_dely"},
+  };
+  for (const auto& b : bad) {
+    auto f = ConfigFile::Parse(b.toml, "collector.toml");
+    ASSERT_TRUE(f.ok()) << b.toml;
+    auto c = ReadCollectorConfig(*f);
+    ASSERT_FALSE(c.ok()) << b.toml;
+    EXPECT_NE(c.status().message().find(b.error), std::string::npos) << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace custos::collector

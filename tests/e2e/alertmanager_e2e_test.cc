@@ -113,6 +113,18 @@ TEST(AlertmanagerE2E, AViolationRaisedBeforeACrashArrivesOnce) {
   EXPECT_NE(text.find("policy.violation"), std::string::npos) << text;
   EXPECT_EQ(cluster.RunCtl("rca 1 --db " + db, &text), 0) << text;
   EXPECT_NE(text.find("Incident 1"), std::string::npos) << text;
+  // Bad requests get a clear error and a non-zero exit.
+  struct Bad {
+    std::string args, error;
+  } bad[] = {{"rca 999 --db " + db, "no incident 999"},
+             {"rca abc --db " + db, "not an incident id: abc"},
+             {"rca --at yesterday-ish --db " + db, "rca: --at:"},
+             {"rca 1 --at 5m --db " + db, "give exactly one of INCIDENT or --at"},
+             {"rca 1 --db " + cluster.dir() + "/missing.db", "rca:"}};
+  for (const Bad& b : bad) {
+    EXPECT_NE(cluster.RunCtl(b.args, &text), 0) << b.args;
+    EXPECT_NE(text.find(b.error), std::string::npos) << b.args << ": " << text;
+  }
   EXPECT_GE(cluster.QueryInt("SELECT count(*) FROM alerts WHERE incident = 1"), 1);
 
   // The alert is on the audit trail, which still verifies after the SIGKILL.
