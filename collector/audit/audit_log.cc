@@ -2,20 +2,18 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
+
 #include "collector/audit/checkpoint.h"
 #include "collector/audit/note.h"
 #include "common/log.h"
+#include "common/parallel.h"
 
 namespace custos::audit {
 namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS audit_records(idx INTEGER PRIMARY KEY, time INTEGER NOT NULL, kind TEXT NOT NULL,
-  line TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_payloads(idx INTEGER PRIMARY KEY, subject TEXT NOT NULL, salt BLOB NOT NULL,
-  payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_payloads_subject ON audit_payloads(subject);
 CREATE TABLE IF NOT EXISTS audit_checkpoints(size INTEGER NOT NULL, time INTEGER NOT NULL, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
   PRIMARY KEY(level, idx)) WITHOUT ROWID;
@@ -36,6 +34,78 @@ Result<std::string> GetMeta(store::Db& db, const std::string& key) {
   return st->Text(0);
 }
 
+Result<bool> HasTable(store::Db& db, const std::string& name) {
+  CUSTOS_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1"));
+  st->Bind(1, name);
+  CUSTOS_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row && st->Int(0) > 0;
+}
+
+// Moves the records of one block [first, first + kChunkRecords) of the
+// row-per-record layout into a chunk.
+Status MigrateBlock(store::Db& db, RecordStore& records, int64_t first, int64_t* moved) {
+  CUSTOS_ASSIGN_OR_RETURN(auto lines_st, db.Prepare("SELECT idx, line FROM audit_records WHERE idx >= ?1 AND "
+                                                    "idx < ?2 ORDER BY idx"));
+  lines_st->Bind(1, first);
+  lines_st->Bind(2, first + static_cast<int64_t>(kChunkRecords));
+  std::vector<std::string> lines;
+  while (true) {
+    CUSTOS_ASSIGN_OR_RETURN(bool row, lines_st->Step());
+    if (!row) break;
+    lines.push_back(lines_st->Text(1));
+  }
+  CUSTOS_ASSIGN_OR_RETURN(auto payload_st, db.Prepare("SELECT idx, subject, salt, payload FROM audit_payloads WHERE "
+                                                      "idx >= ?1 AND idx < ?2 ORDER BY idx"));
+  payload_st->Bind(1, first);
+  payload_st->Bind(2, first + static_cast<int64_t>(lines.size()));
+  std::vector<StoredPayload> payloads;
+  while (true) {
+    CUSTOS_ASSIGN_OR_RETURN(bool row, payload_st->Step());
+    if (!row) break;
+    auto subject = HashFromHex(payload_st->Text(1));
+    if (!subject.ok()) return subject.status().WithContext("audit payload " + std::to_string(payload_st->Int(0)));
+    payloads.push_back({.index = static_cast<uint64_t>(payload_st->Int(0)),
+                        .subject_hash = std::string(reinterpret_cast<const char*>(subject->data()), 32),
+                        .salt = payload_st->Blob(2),
+                        .payload = payload_st->Text(3)});
+  }
+  *moved += static_cast<int64_t>(lines.size());
+  return records.Write(static_cast<uint64_t>(first), lines, payloads);
+}
+
+// Stores written before chunks kept a row per record (audit_records) and per
+// payload (audit_payloads) and every tree level above the leaves. They are
+// converted once, in one transaction, when the log is opened.
+Status MigrateRowPerRecord(store::Db& db) {
+  CUSTOS_ASSIGN_OR_RETURN(bool old_layout, HasTable(db, "audit_records"));
+  if (!old_layout) return Status::Ok();
+  CUSTOS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto run = [&]() -> Result<int64_t> {
+    CUSTOS_ASSIGN_OR_RETURN(auto records, RecordStore::Open(db));
+    CUSTOS_ASSIGN_OR_RETURN(auto range, db.Prepare("SELECT coalesce(max(idx), -1) FROM audit_records"));
+    CUSTOS_ASSIGN_OR_RETURN(bool row, range->Step());
+    const int64_t last = row ? range->Int(0) : -1;
+    range.reset();  // a pending statement would keep the tables from being dropped
+    int64_t moved = 0;
+    for (int64_t first = 0; first <= last; first += static_cast<int64_t>(kChunkRecords)) {
+      CUSTOS_RETURN_IF_ERROR(MigrateBlock(db, *records, first, &moved));
+    }
+    CUSTOS_RETURN_IF_ERROR(db.Exec("DELETE FROM audit_nodes WHERE level < 8"));
+    CUSTOS_RETURN_IF_ERROR(db.Exec("DROP TABLE audit_payloads"));
+    CUSTOS_RETURN_IF_ERROR(db.Exec("DROP TABLE audit_records"));
+    CUSTOS_RETURN_IF_ERROR(db.Exec("COMMIT"));
+    return moved;
+  };
+  auto moved = run();
+  if (!moved.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return moved.status().WithContext("converting the audit log to chunks");
+  }
+  log::Info("audit", "converted the audit log from a row per record to chunks",
+            {{"records", std::to_string(*moved)}});
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(store::Db& db, SignerKey key, AuditLogOptions options,
@@ -47,6 +117,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(store::Db& db, SignerKey key, A
 
 Status AuditLog::Init() {
   CUSTOS_RETURN_IF_ERROR(db_.Exec(kSchema));
+  CUSTOS_RETURN_IF_ERROR(db_.Exec(kRecordStoreSchema));
+  CUSTOS_RETURN_IF_ERROR(MigrateRowPerRecord(db_));
   // A log has one origin and one key for life (key rotation is a later format).
   auto origin = GetMeta(db_, "origin");
   if (origin.ok() && *origin != options_.origin) {
@@ -65,8 +137,7 @@ Status AuditLog::Init() {
   CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "origin", options_.origin));
   if (!vkey.ok()) CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "vkey", key_.verifier().ToString()));
   CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "heartbeat_seconds", std::to_string(options_.heartbeat_nanos / kNanosPerSecond)));
-  CUSTOS_ASSIGN_OR_RETURN(insert_record_, db_.Prepare("INSERT INTO audit_records VALUES(?1, ?2, ?3, ?4)"));
-  CUSTOS_ASSIGN_OR_RETURN(insert_payload_, db_.Prepare("INSERT INTO audit_payloads VALUES(?1, ?2, ?3, ?4)"));
+  CUSTOS_ASSIGN_OR_RETURN(records_, RecordStore::Open(db_));
   CUSTOS_ASSIGN_OR_RETURN(insert_checkpoint_, db_.Prepare("INSERT INTO audit_checkpoints VALUES(?1, ?2, ?3)"));
   CUSTOS_ASSIGN_OR_RETURN(nodes_, SqliteNodeStore::Open(db_));
   CUSTOS_RETURN_IF_ERROR(Reload());
@@ -97,10 +168,14 @@ Status AuditLog::Reload() {
 }
 
 Status AuditLog::ReloadLocked() {
-  CUSTOS_ASSIGN_OR_RETURN(auto last, db_.Prepare("SELECT idx, line FROM audit_records ORDER BY idx DESC LIMIT 1"));
-  CUSTOS_ASSIGN_OR_RETURN(bool row, last->Step());
-  uint64_t size = row ? static_cast<uint64_t>(last->Int(0)) + 1 : 0;
-  prev_ = row ? HexEncode(LeafHash(last->Text(1))) : GenesisPrev();
+  records_->ForgetCache();
+  CUSTOS_ASSIGN_OR_RETURN(uint64_t size, records_->Size());
+  if (size == 0) {
+    prev_ = GenesisPrev();
+  } else {
+    CUSTOS_ASSIGN_OR_RETURN(std::string last, records_->Line(size - 1));
+    prev_ = HexEncode(LeafHash(last));
+  }
   CUSTOS_ASSIGN_OR_RETURN(MerkleTree tree, MerkleTree::Open(*nodes_, size));
   tree_ = std::make_unique<MerkleTree>(std::move(tree));
   CUSTOS_ASSIGN_OR_RETURN(auto cp, db_.Prepare("SELECT max(size) FROM audit_checkpoints"));
@@ -129,21 +204,18 @@ Status AuditLog::Append(const std::vector<AuditEntry>& entries) {
 
 Result<uint64_t> AuditLog::Erase(const std::string& subject, const std::string& actor) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string subject_hash = HexEncode(Sha256({AsBytes(subject)}));
+  // Freed pages are zeroed, so the erased payloads and salts do not linger
+  // in the file; the WAL is truncated afterwards for the same reason.
+  CUSTOS_RETURN_IF_ERROR(db_.Exec("PRAGMA secure_delete = ON"));
   CUSTOS_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
   auto run = [&]() -> Result<uint64_t> {
-    CUSTOS_ASSIGN_OR_RETURN(auto find, db_.Prepare("SELECT idx FROM audit_payloads WHERE subject = ?1 ORDER BY idx"));
-    find->Bind(1, subject_hash);
+    const Hash subject_hash = Sha256({AsBytes(subject)});
+    CUSTOS_ASSIGN_OR_RETURN(std::vector<uint64_t> erased,
+                            records_->ErasePayloads({reinterpret_cast<const char*>(subject_hash.data()), 32}));
+    std::sort(erased.begin(), erased.end());
     std::string indexes;
-    uint64_t n = 0;
-    while (true) {
-      CUSTOS_ASSIGN_OR_RETURN(bool row, find->Step());
-      if (!row) break;
-      indexes += (n++ == 0 ? "" : ",") + std::to_string(find->Int(0));
-    }
-    CUSTOS_ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM audit_payloads WHERE subject = ?1"));
-    del->Bind(1, subject_hash);
-    CUSTOS_RETURN_IF_ERROR(del->Exec());
+    for (uint64_t i : erased) indexes += (indexes.empty() ? "" : ",") + std::to_string(i);
+    const uint64_t n = erased.size();
     // The tombstone names records, never the subject.
     CUSTOS_RETURN_IF_ERROR(AppendLocked({{.kind = "erasure", .actor = actor, .action = "erase",
                                           .object = "personal_payloads", .outcome = "ok",
@@ -157,6 +229,12 @@ Result<uint64_t> AuditLog::Erase(const std::string& subject, const std::string& 
     Status r = ReloadLocked();
     if (!r.ok()) log::Error("audit", "reload after a failed erasure failed", {{"error", r.ToString()}});
   }
+  (void)db_.Exec("PRAGMA secure_delete = OFF");
+  if (n.ok()) {
+    // Busy while a reader holds an old snapshot; the pages are then reused later.
+    Status t = db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!t.ok()) log::Warn("audit", "could not truncate the WAL after an erasure", {{"error", t.ToString()}});
+  }
   return n;
 }
 
@@ -166,51 +244,66 @@ Status AuditLog::AppendInTransaction(const std::vector<AuditEntry>& entries) {
 }
 
 Status AuditLog::AppendLocked(const std::vector<AuditEntry>& entries) {
-  // One getrandom() for every salt of the batch, not one per record.
+  const size_t n = entries.size();
+  // In order: each record's time, and the salt (and payload slot) of each
+  // record with a payload.
+  std::vector<int64_t> times(n);
+  std::vector<size_t> slot(n, SIZE_MAX);
   size_t personal = 0;
-  for (const AuditEntry& e : entries) personal += e.personal ? 1 : 0;
+  for (size_t i = 0; i < n; ++i) {
+    times[i] = entries[i].time_unix_nanos != 0 ? entries[i].time_unix_nanos : clock_.NowUnixNanos();
+    if (entries[i].personal) slot[i] = personal++;
+  }
+  // One getrandom() for every salt of the batch, not one per record.
   std::vector<uint8_t> salts(personal * 32);
   for (size_t done = 0; done < salts.size();) {
-    ssize_t n = getrandom(salts.data() + done, salts.size() - done, 0);
-    if (n <= 0) return Internal("getrandom failed for audit payload salts");
-    done += static_cast<size_t>(n);
+    ssize_t got = getrandom(salts.data() + done, salts.size() - done, 0);
+    if (got <= 0) return Internal("getrandom failed for audit payload salts");
+    done += static_cast<size_t>(got);
   }
-  size_t next_salt = 0;
-  for (const AuditEntry& e : entries) {
-    AuditRecord r;
-    r.index = tree_->size();
-    r.time_unix_nanos = e.time_unix_nanos != 0 ? e.time_unix_nanos : clock_.NowUnixNanos();
-    r.kind = e.kind;
-    r.actor = e.actor;
-    r.action = e.action;
-    r.object = e.object;
-    r.outcome = e.outcome;
-    r.details = e.details;
-    r.prev = prev_;
-    ByteView salt;
-    if (e.personal) {
-      salt = ByteView(salts.data() + 32 * next_salt++, 32);
-      r.payload_commitment = PayloadCommitment(salt, *e.personal);
+  const uint64_t first = tree_->size();
+  std::vector<std::string> lines(n);
+  std::vector<PartialLeafHash> hashes(n);
+  std::vector<StoredPayload> payloads(personal);
+  // Everything of a record but its chain link (the last field) is
+  // independent of the records before it, so a large batch encodes and
+  // hashes that part on every core; only the link is done in order below.
+  constexpr uint64_t kMinPerThread = 1000;
+  ParallelFor(n, ThreadsFor(n, kMinPerThread), [&](uint64_t begin, uint64_t end, uint64_t) {
+    size_t last_slot = SIZE_MAX;  // of the last entry with a payload in this range
+    for (uint64_t i = begin; i < end; ++i) {
+      const AuditEntry& e = entries[i];
+      std::string commitment;
+      if (e.personal) {
+        ByteView salt(salts.data() + 32 * slot[i], 32);
+        commitment = PayloadCommitment(salt, *e.personal);
+        StoredPayload& p = payloads[slot[i]];
+        p.index = first + i;
+        p.salt.assign(reinterpret_cast<const char*>(salt.data()), salt.size());
+        p.payload = *e.personal;
+        // Consecutive entries of one subject are common (one user's reads).
+        if (last_slot != SIZE_MAX && entries[payloads[last_slot].index - first].subject == e.subject) {
+          p.subject_hash = payloads[last_slot].subject_hash;
+        } else {
+          Hash h = Sha256({AsBytes(e.subject)});
+          p.subject_hash.assign(reinterpret_cast<const char*>(h.data()), h.size());
+        }
+        last_slot = slot[i];
+      }
+      lines[i] = EncodeRecordStart({.index = first + i, .time_unix_nanos = times[i], .kind = e.kind,
+                                    .actor = e.actor, .action = e.action, .object = e.object,
+                                    .outcome = e.outcome, .details = &e.details, .payload_commitment = commitment});
+      hashes[i] = PartialLeafHash(lines[i]);
     }
-    const std::string line = EncodeRecord(r);
-    insert_record_->Bind(1, static_cast<int64_t>(r.index));
-    insert_record_->Bind(2, r.time_unix_nanos);
-    insert_record_->Bind(3, r.kind);
-    insert_record_->Bind(4, line);
-    CUSTOS_RETURN_IF_ERROR(insert_record_->Exec());
-    if (e.personal) {
-      const std::string subject_hash = HexEncode(Sha256({AsBytes(e.subject)}));
-      insert_payload_->Bind(1, static_cast<int64_t>(r.index));
-      insert_payload_->Bind(2, subject_hash);
-      insert_payload_->BindBlob(3, std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size()));
-      insert_payload_->Bind(4, *e.personal);
-      CUSTOS_RETURN_IF_ERROR(insert_payload_->Exec());
-    }
-    Hash leaf = LeafHash(line);
+  });
+  for (size_t i = 0; i < n; ++i) {
+    const std::string link = EncodeRecordEnd(prev_);
+    const Hash leaf = hashes[i].Finish(link);
+    lines[i] += link;
     CUSTOS_RETURN_IF_ERROR(tree_->Append(leaf));
     prev_ = HexEncode(leaf);
   }
-  return Status::Ok();
+  return records_->Write(first, lines, payloads);
 }
 
 Status AuditLog::Tick(bool force) {
@@ -262,20 +355,21 @@ Result<AuditData> LoadAuditData(store::Db& db) {
   CUSTOS_ASSIGN_OR_RETURN(d.origin, GetMeta(db, "origin"));
   CUSTOS_ASSIGN_OR_RETURN(std::string hb, GetMeta(db, "heartbeat_seconds"));
   d.heartbeat_seconds = std::stoll(hb);
-  CUSTOS_ASSIGN_OR_RETURN(auto records, db.Prepare("SELECT line FROM audit_records ORDER BY idx"));
-  while (true) {
-    CUSTOS_ASSIGN_OR_RETURN(bool row, records->Step());
-    if (!row) break;
-    d.record_lines.push_back(records->Text(0));
+  CUSTOS_ASSIGN_OR_RETURN(bool old_layout, HasTable(db, "audit_records"));
+  CUSTOS_ASSIGN_OR_RETURN(bool chunks, HasTable(db, "audit_chunks"));
+  if (old_layout || !chunks) {
+    return FailedPrecondition("this store's audit log is in the row-per-record layout of an older collector; "
+                              "start the collector once to convert it");
   }
-  CUSTOS_ASSIGN_OR_RETURN(auto payloads, db.Prepare("SELECT idx, salt, payload FROM audit_payloads ORDER BY idx"));
-  while (true) {
-    CUSTOS_ASSIGN_OR_RETURN(bool row, payloads->Step());
-    if (!row) break;
-    std::string salt = payloads->Blob(1);
-    d.payloads.push_back({static_cast<uint64_t>(payloads->Int(0)),
-                          HexEncode(AsBytes(salt)), payloads->Text(2)});
-  }
+  CUSTOS_ASSIGN_OR_RETURN(auto records, RecordStore::Open(db));
+  CUSTOS_RETURN_IF_ERROR(records->ForEachLine([&](std::string&& line) {
+    d.record_lines.push_back(std::move(line));
+    return Status::Ok();
+  }));
+  CUSTOS_RETURN_IF_ERROR(records->ForEachPayload([&](StoredPayload&& p) {
+    d.payloads.push_back({p.index, HexEncode(AsBytes(p.salt)), std::move(p.payload)});
+    return Status::Ok();
+  }));
   CUSTOS_ASSIGN_OR_RETURN(auto cps, db.Prepare("SELECT size, time, note FROM audit_checkpoints ORDER BY time, rowid"));
   while (true) {
     CUSTOS_ASSIGN_OR_RETURN(bool row, cps->Step());

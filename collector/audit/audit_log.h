@@ -3,7 +3,8 @@
 // Every access, verdict, alert, enrolment, gap, refusal and the collector's
 // own start and stop is appended as a canonical JSON line (record.h) that
 // carries the hash of the previous line (a hash chain) and is a leaf of an
-// RFC 6962 Merkle tree (merkle_tree.h, nodes in table audit_nodes). A signed
+// RFC 6962 Merkle tree (merkle_tree.h, nodes in table audit_nodes). Records
+// and their payloads are stored in compressed chunks (record_store.h). A signed
 // C2SP checkpoint (note.h) commits to the tree size and root at most once a
 // second while records arrive, and as a heartbeat while idle, so a stalled or
 // truncated log shows as a gap.
@@ -30,6 +31,7 @@
 #include "collector/audit/merkle_tree.h"
 #include "collector/audit/note_key.h"
 #include "collector/audit/record.h"
+#include "collector/audit/record_store.h"
 #include "collector/audit/sqlite_node_store.h"
 #include "collector/audit/verify.h"
 #include "collector/store/sqlite_db.h"
@@ -99,7 +101,8 @@ class AuditLog {
   std::string prev_;                            // hex leaf hash of the last record, guarded by mu_
   uint64_t checkpointed_size_ = 0;              // guarded by mu_
   int64_t last_checkpoint_nanos_ = 0;           // monotonic, guarded by mu_
-  std::unique_ptr<store::Statement> insert_record_, insert_payload_, insert_checkpoint_;
+  std::unique_ptr<RecordStore> records_;        // guarded by mu_
+  std::unique_ptr<store::Statement> insert_checkpoint_;
 };
 
 // Reads everything a verifier needs from the audit tables of a collector

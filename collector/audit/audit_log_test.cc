@@ -98,30 +98,85 @@ TEST_F(AuditLogTest, HeartbeatWhileIdle) {
   EXPECT_EQ(data->checkpoints[1].size, 2u);
 }
 
+// Rewrites every stored chunk as an insider with write access and the codec
+// would: `edit(first, lines)` changes a chunk's lines in place.
+void EditRecords(store::Db& db, const std::function<void(uint64_t, std::vector<std::string>&)>& edit) {
+  auto chunks = db.Prepare("SELECT first, lines FROM audit_chunks ORDER BY first");
+  ASSERT_TRUE(chunks.ok());
+  std::vector<std::pair<int64_t, std::vector<std::string>>> all;
+  while (*(*chunks)->Step()) all.emplace_back((*chunks)->Int(0), *DecodeLines((*chunks)->Blob(1)));
+  for (auto& [first, lines] : all) {
+    edit(static_cast<uint64_t>(first), lines);
+    auto update = db.Prepare("UPDATE audit_chunks SET lines = ?2, count = ?3 WHERE first = ?1");
+    (*update)->Bind(1, first);
+    const std::string blob = EncodeLines(lines);
+    (*update)->BindBlob(2, blob);
+    (*update)->Bind(3, static_cast<int64_t>(lines.size()));
+    ASSERT_TRUE((*update)->Exec().ok());
+  }
+}
+
+void EditPayloads(store::Db& db, const std::function<void(std::vector<StoredPayload>&)>& edit) {
+  auto chunks = db.Prepare("SELECT first, entries FROM audit_payload_chunks ORDER BY first");
+  ASSERT_TRUE(chunks.ok());
+  std::vector<std::pair<int64_t, std::vector<StoredPayload>>> all;
+  while (*(*chunks)->Step()) all.emplace_back((*chunks)->Int(0), *DecodePayloads((*chunks)->Blob(1)));
+  for (auto& [first, payloads] : all) {
+    edit(payloads);
+    auto update = db.Prepare("UPDATE audit_payload_chunks SET entries = ?2 WHERE first = ?1");
+    (*update)->Bind(1, first);
+    const std::string blob = EncodePayloads(payloads);
+    (*update)->BindBlob(2, blob);
+    ASSERT_TRUE((*update)->Exec().ok());
+  }
+}
+
 TEST_F(AuditLogTest, TamperingWithTheDatabaseIsDetected) {
+  using Lines = std::vector<std::string>;
+  using Payloads = std::vector<StoredPayload>;
   struct Case {
     const char* name;
-    const char* sql;
+    std::function<void(store::Db&)> tamper;
     const char* expect;  // a part of the first error
   } cases[] = {
-      {"one byte of a record", "UPDATE audit_records SET line = replace(line, '\"allow\"', '\"allew\"') WHERE idx = 3",
+      {"one byte of a record",
+       [](store::Db& db) {
+         EditRecords(db, [](uint64_t first, Lines& lines) {
+           std::string& l = lines[3 - first];
+           l.replace(l.find("\"allow\""), 7, "\"allew\"");
+         });
+       },
        "record 4"},
-      {"record deleted in the middle", "DELETE FROM audit_records WHERE idx = 5", "index 6 where 5 was expected"},
-      {"newest records deleted after a checkpoint", "DELETE FROM audit_records WHERE idx >= 9",
+      {"record deleted in the middle",
+       [](store::Db& db) { EditRecords(db, [](uint64_t first, Lines& lines) { lines.erase(lines.begin() + (5 - first)); }); },
+       "index 6 where 5 was expected"},
+      {"newest records deleted after a checkpoint",
+       [](store::Db& db) { EditRecords(db, [](uint64_t first, Lines& lines) { lines.resize(9 - first); }); },
        "truncation"},
-      {"payload changed", "UPDATE audit_payloads SET payload = '{\"object\":\"/data/other\"}' WHERE idx = 2",
+      {"two records swapped",
+       [](store::Db& db) {
+         EditRecords(db, [](uint64_t first, Lines& lines) { std::swap(lines[4 - first], lines[7 - first]); });
+       },
+       "index 7 where 4 was expected"},
+      {"payload changed",
+       [](store::Db& db) { EditPayloads(db, [](Payloads& p) { p[2].payload = "{\"object\":\"/data/other\"}"; }); },
        "record 2: payload does not match"},
-      {"payload deleted without a tombstone", "DELETE FROM audit_payloads WHERE idx = 6",
+      {"payload deleted without a tombstone",
+       [](store::Db& db) { EditPayloads(db, [](Payloads& p) { p.erase(p.begin() + 6); }); },
        "record 6: payload missing and no erasure tombstone"},
+      {"a chunk that is not zstd",
+       [](store::Db& db) { ASSERT_TRUE(db.Exec("UPDATE audit_chunks SET lines = x'00112233'").ok()); },
+       "audit chunk at record 0: not a zstd frame"},
   };
   for (const Case& c : cases) {
     SetUp();
     AppendAccess(12);
     ASSERT_TRUE(VerifyDb().ok()) << c.name;
-    ASSERT_TRUE(db_->Exec(c.sql).ok()) << c.name;
-    VerifyReport r = VerifyDb();
-    EXPECT_FALSE(r.ok()) << c.name;
-    EXPECT_NE(r.first_error.find(c.expect), std::string::npos) << c.name << ": " << r.first_error;
+    c.tamper(*db_);
+    auto data = LoadAuditData(*db_);
+    std::string error = data.ok() ? VerifyAuditData(*data, {.log_keys = {key_->verifier()}}).first_error
+                                  : data.status().ToString();
+    EXPECT_NE(error.find(c.expect), std::string::npos) << c.name << ": " << error;
   }
 }
 
@@ -210,6 +265,77 @@ TEST_F(AuditLogTest, ReceiptsVerifyOnTheirOwnAndTamperingFails) {
   // Not yet covered by a checkpoint: a clear "try again".
   ASSERT_TRUE(log_->Append({{.kind = "lifecycle", .actor = "collector", .action = "stop", .outcome = "ok"}}).ok());
   EXPECT_EQ(MakeReceipt(*db_, 30).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(AuditLogTest, ManyChunksAndTreeLevelsGiveWorkingProofs) {
+  AppendAccess(700);  // chunks of 256, 256 and 188 records
+  Reopen();           // the frontier below level 8 is recomputed from records
+  AppendAccess(300);
+  ASSERT_TRUE(log_->Tick(true).ok());
+  std::vector<VerifierKey> keys = {key_->verifier()};
+  for (uint64_t i : {0u, 1u, 255u, 256u, 511u, 699u, 700u, 999u}) {
+    auto receipt = MakeReceipt(*db_, i);
+    ASSERT_TRUE(receipt.ok()) << i << ": " << receipt.status().ToString();
+    EXPECT_TRUE(VerifyReceipt(*receipt, keys).ok()) << i;
+  }
+  VerifyReport r = VerifyDb();  // includes consistency proofs 700 -> 1000
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.records, 1000u);
+  EXPECT_EQ(r.payloads_checked, 1000u);
+  auto chunks = db_->Prepare("SELECT count(*), sum(count) FROM audit_chunks");
+  ASSERT_TRUE(*(*chunks)->Step());
+  EXPECT_EQ((*chunks)->Int(0), 5);  // 256 + 256 + 188, then 256 + 44
+  EXPECT_EQ((*chunks)->Int(1), 1000);
+  auto low_nodes = db_->Prepare("SELECT count(*) FROM audit_nodes WHERE level < 8");
+  ASSERT_TRUE(*(*low_nodes)->Step());
+  EXPECT_EQ((*low_nodes)->Int(0), 0);
+}
+
+TEST_F(AuditLogTest, AnOlderRowPerRecordStoreIsConvertedOnOpen) {
+  AppendAccess(300);
+  // Rebuild the layout that collectors wrote before chunks: a row per record
+  // and per payload (subject as hex), and tree nodes from level 1 up.
+  auto data = LoadAuditData(*db_);
+  ASSERT_TRUE(data.ok());
+  ASSERT_TRUE(db_->Exec("CREATE TABLE audit_records(idx INTEGER PRIMARY KEY, time INTEGER NOT NULL, kind TEXT NOT NULL,"
+                        " line TEXT NOT NULL);"
+                        "CREATE TABLE audit_payloads(idx INTEGER PRIMARY KEY, subject TEXT NOT NULL, salt BLOB NOT NULL,"
+                        " payload TEXT NOT NULL);"
+                        "CREATE INDEX audit_payloads_subject ON audit_payloads(subject);"
+                        "INSERT INTO audit_nodes VALUES(1, 0, zeroblob(32));")
+                  .ok());
+  auto insert = db_->Prepare("INSERT INTO audit_records VALUES(?1, 0, 'access', ?2)");
+  for (size_t i = 0; i < data->record_lines.size(); ++i) {
+    (*insert)->Bind(1, static_cast<int64_t>(i));
+    (*insert)->Bind(2, data->record_lines[i]);
+    ASSERT_TRUE((*insert)->Exec().ok());
+  }
+  const std::string alice = HexEncode(Sha256({AsBytes("user:alice")}));
+  auto insert_payload = db_->Prepare("INSERT INTO audit_payloads VALUES(?1, ?2, ?3, ?4)");
+  for (const auto& p : data->payloads) {
+    (*insert_payload)->Bind(1, static_cast<int64_t>(p.index));
+    (*insert_payload)->Bind(2, alice);
+    const Hash salt = *HashFromHex(p.salt_hex);
+    (*insert_payload)->BindBlob(3, std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size()));
+    (*insert_payload)->Bind(4, p.payload);
+    ASSERT_TRUE((*insert_payload)->Exec().ok());
+  }
+  ASSERT_TRUE(db_->Exec("DROP TABLE audit_chunks; DROP TABLE audit_payload_chunks; DROP TABLE audit_subjects").ok());
+  EXPECT_EQ(LoadAuditData(*db_).status().code(), StatusCode::kFailedPrecondition);  // "start the collector once"
+
+  Reopen();
+  EXPECT_EQ(log_->size(), 300u);
+  AppendAccess(20);
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.records, 320u);
+  EXPECT_EQ(r.payloads_checked, 320u);
+  auto erased = log_->Erase("user:alice", "operator:dpo");  // the subject index was converted too
+  ASSERT_TRUE(erased.ok());
+  EXPECT_EQ(*erased, 320u);
+  auto old = db_->Prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_records', 'audit_payloads')");
+  ASSERT_TRUE(*(*old)->Step());
+  EXPECT_EQ((*old)->Int(0), 0);
 }
 
 TEST_F(AuditLogTest, KeyRotationIsFollowedFromTheFirstKey) {

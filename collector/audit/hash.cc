@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace custos::audit {
 namespace {
@@ -38,6 +39,26 @@ Hash LeafHash(std::string_view entry) {
   return Sha256({kLeafPrefix, AsBytes(entry)});
 }
 
+static_assert(sizeof(SHA256_CTX) <= 112, "PartialLeafHash::state_ must hold a SHA256_CTX");
+
+PartialLeafHash::PartialLeafHash(std::string_view start) {
+  static const uint8_t kLeafPrefix = 0x00;
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, &kLeafPrefix, 1);
+  SHA256_Update(&ctx, start.data(), start.size());
+  std::memcpy(state_.data(), &ctx, sizeof ctx);
+}
+
+Hash PartialLeafHash::Finish(std::string_view end) const {
+  SHA256_CTX ctx;
+  std::memcpy(&ctx, state_.data(), sizeof ctx);
+  SHA256_Update(&ctx, end.data(), end.size());
+  Hash out;
+  SHA256_Final(out.data(), &ctx);
+  return out;
+}
+
 Hash NodeHash(const Hash& left, const Hash& right) {
   static constexpr uint8_t kNodePrefix[] = {0x01};
   return Sha256({kNodePrefix, left, right});
@@ -47,11 +68,10 @@ Hash EmptyRoot() { return Sha256({}); }
 
 std::string HexEncode(ByteView bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0xf];
+  std::string out(bytes.size() * 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
   }
   return out;
 }

@@ -37,6 +37,19 @@ Hash LeafHash(std::string_view entry);
 // RFC 6962 §2.1: the hash of an interior node, SHA-256(0x01 || left || right).
 Hash NodeHash(const Hash& left, const Hash& right);
 
+// A leaf hash in two steps: the start of an entry first (on any thread), the
+// end later. PartialLeafHash(a).Finish(b) == LeafHash(a + b). The audit log
+// hashes everything of a record but its chain link in parallel this way.
+class PartialLeafHash {
+ public:
+  PartialLeafHash() = default;
+  explicit PartialLeafHash(std::string_view start);
+  Hash Finish(std::string_view end) const;
+
+ private:
+  alignas(8) std::array<uint8_t, 112> state_{};  // an OpenSSL SHA256_CTX
+};
+
 // The root of the empty tree, SHA-256("") = e3b0c442...
 Hash EmptyRoot();
 

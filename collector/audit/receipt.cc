@@ -4,16 +4,18 @@
 #include "collector/audit/merkle_tree.h"
 #include "collector/audit/note.h"
 #include "collector/audit/record.h"
+#include "collector/audit/record_store.h"
 #include "collector/audit/sqlite_node_store.h"
 
 namespace custos::audit {
 
 Result<nlohmann::json> MakeReceipt(store::Db& db, uint64_t index) {
-  CUSTOS_ASSIGN_OR_RETURN(auto rec, db.Prepare("SELECT line FROM audit_records WHERE idx = ?1"));
-  rec->Bind(1, static_cast<int64_t>(index));
-  CUSTOS_ASSIGN_OR_RETURN(bool found, rec->Step());
-  if (!found) return NotFound("audit record " + std::to_string(index) + " does not exist");
-  std::string line = rec->Text(0);
+  CUSTOS_ASSIGN_OR_RETURN(auto records, RecordStore::Open(db));
+  auto found = records->Line(index);
+  if (found.status().code() == StatusCode::kNotFound) {
+    return NotFound("audit record " + std::to_string(index) + " does not exist");
+  }
+  CUSTOS_ASSIGN_OR_RETURN(std::string line, std::move(found));
   CUSTOS_ASSIGN_OR_RETURN(auto cp, db.Prepare("SELECT size, note FROM audit_checkpoints WHERE size > ?1 "
                                               "ORDER BY size DESC, time DESC LIMIT 1"));
   cp->Bind(1, static_cast<int64_t>(index));

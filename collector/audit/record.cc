@@ -98,6 +98,16 @@ class CanonicalParser {
            Literal("}") && End();
   }
 
+  // Fills `v`: the view form of Parse, allocating nothing (see ScanRecord).
+  bool Scan(RecordView& v) {
+    return Literal("{\"index\":") && Index(&v.index) && Literal(",\"time\":") && Time(&v.time_unix_nanos) &&
+           Literal(",\"kind\":") && RawString(&v.kind) && Literal(",\"actor\":") && RawString(nullptr) &&
+           Literal(",\"action\":") && RawString(&v.action) && Literal(",\"object\":") && RawString(nullptr) &&
+           Literal(",\"outcome\":") && RawString(nullptr) && Literal(",\"details\":{") && CheckedDetails() &&
+           Literal(",\"payload\":") && PayloadView(&v.payload_commitment) && Literal(",\"prev\":") &&
+           QuotedHashView(&v.prev) && Literal("}") && End();
+  }
+
   Status Error() const {
     return InvalidArgument("not in canonical form at byte " + std::to_string(error_at_ - begin_) + ": " + error_);
   }
@@ -172,8 +182,10 @@ class CanonicalParser {
     return true;
   }
 
-  // A JSON string as AppendString writes it, decoded into *out.
-  bool String(std::string* out) {
+  // A JSON string as AppendString writes it, decoded into *out (a
+  // std::string, or Discard to only check it).
+  template <typename Out>
+  bool String(Out* out) {
     if (p_ == end_ || *p_ != '"') return Fail(p_, "expected '\"' (a string)");
     ++p_;
     for (;;) {
@@ -212,9 +224,70 @@ class CanonicalParser {
     }
   }
 
+  // A checked string, *out (when given) viewing its text as written between
+  // the quotes, escapes and all.
+  bool RawString(std::string_view* out) {
+    const char* start = p_ + 1;
+    Discard discard;
+    if (!String(&discard)) return false;
+    if (out != nullptr) *out = std::string_view(start, static_cast<size_t>(p_ - 1 - start));
+    return true;
+  }
+
+  // Details checked as Details() does, keeping only the last key (in a
+  // buffer that is reused, so no allocation once it has grown).
+  bool CheckedDetails() {
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    bool first = true;
+    for (;;) {
+      const char* key_at = p_;
+      key_.clear();
+      if (!String(&key_)) return false;
+      if (!first && !(last_key_ < key_)) {
+        return Fail(key_at, "details keys are not in strictly ascending order (unsorted or duplicate key)");
+      }
+      first = false;
+      std::swap(key_, last_key_);
+      Discard value;
+      if (!Literal(":") || !String(&value)) return false;
+      if (p_ != end_ && *p_ == ',') {
+        ++p_;
+      } else if (p_ != end_ && *p_ == '}') {
+        ++p_;
+        return true;
+      } else {
+        return Fail(p_, "expected ',' or '}' in details");
+      }
+    }
+  }
+
+  // A canonical hash string holds nothing to escape, so it is exactly 64
+  // lower-case hex digits between quotes; and an empty payload is "".
+  bool QuotedHashView(std::string_view* out) {
+    if (end_ - p_ >= 66 && p_[0] == '"' && p_[65] == '"' && IsLowerHex64(p_ + 1)) {
+      *out = std::string_view(p_ + 1, 64);
+      p_ += 66;
+      return true;
+    }
+    return Fail(p_, "not a quoted hash");
+  }
+
+  bool PayloadView(std::string_view* out) {
+    if (end_ - p_ >= 2 && p_[0] == '"' && p_[1] == '"') {
+      *out = std::string_view();
+      p_ += 2;
+      return true;
+    }
+    return QuotedHashView(out);
+  }
+
   // \" \\ or \u00XX for a control character with lower-case hex: the only
   // escapes AppendString writes.
-  bool Escape(std::string* out) {
+  template <typename Out>
+  bool Escape(Out* out) {
     const char* at = p_;
     if (end_ - p_ >= 2 && (p_[1] == '"' || p_[1] == '\\')) {
       out->push_back(p_[1]);
@@ -284,11 +357,18 @@ class CanonicalParser {
     return Fail(at, "prev is not 64 lower-case hex digits");
   }
 
+  // Where Scan's strings go: checked, not kept.
+  struct Discard {
+    void append(const char*, size_t) {}
+    void push_back(char) {}
+  };
+
   const char* const begin_;
   const char* p_;
   const char* const end_;
   const char* error_at_ = nullptr;
   std::string error_;
+  std::string key_, last_key_;  // CheckedDetails's buffers
 };
 
 }  // namespace
@@ -299,9 +379,35 @@ const std::string& GenesisPrev() {
 }
 
 std::string EncodeRecord(const AuditRecord& r) {
+  return EncodeRecordFields({.index = r.index, .time_unix_nanos = r.time_unix_nanos, .kind = r.kind, .actor = r.actor,
+                             .action = r.action, .object = r.object, .outcome = r.outcome, .details = &r.details,
+                             .payload_commitment = r.payload_commitment, .prev = r.prev});
+}
+
+std::string EncodeRecordFields(const RecordFields& r) {
+  std::string out = EncodeRecordStart(r);
+  out.resize(out.size() - 1);  // the opening quote of prev, written with the string below
+  AppendJsonString(&out, r.prev);
+  out += '}';
+  return out;
+}
+
+std::string EncodeRecordEnd(std::string_view prev_hex) {
   std::string out;
-  out.reserve(256);
-  out += "{\"index\":" + std::to_string(r.index) + ",\"time\":" + std::to_string(r.time_unix_nanos) + ",";
+  out.reserve(prev_hex.size() + 2);
+  out += prev_hex;
+  out += "\"}";
+  return out;
+}
+
+std::string EncodeRecordStart(const RecordFields& r) {
+  std::string out;
+  out.reserve(512);
+  out += "{\"index\":";
+  out += std::to_string(r.index);
+  out += ",\"time\":";
+  out += std::to_string(r.time_unix_nanos);
+  out += ',';
   AppendField(&out, "kind", r.kind);
   out += ',';
   AppendField(&out, "actor", r.actor);
@@ -316,10 +422,11 @@ std::string EncodeRecord(const AuditRecord& r) {
   // keys too unless one holds invalid UTF-8: then sort (and deduplicate) the
   // keys as written, or the line would not be canonical and no verifier
   // could accept it. Of keys that become equal, the first in map order wins.
-  const std::map<std::string, std::string>* details = &r.details;
+  static const std::map<std::string, std::string> kNone;
+  const std::map<std::string, std::string>* details = r.details != nullptr ? r.details : &kNone;
   std::map<std::string, std::string> replaced;
-  if (!std::all_of(r.details.begin(), r.details.end(), [](const auto& kv) { return IsValidUtf8(kv.first); })) {
-    for (const auto& [k, v] : r.details) replaced.emplace(ToValidUtf8(k, Utf8Repair::kPerByte), v);
+  if (!std::all_of(details->begin(), details->end(), [](const auto& kv) { return IsValidUtf8(kv.first); })) {
+    for (const auto& [k, v] : *details) replaced.emplace(ToValidUtf8(k, Utf8Repair::kPerByte), v);
     details = &replaced;
   }
   bool first = true;
@@ -332,9 +439,7 @@ std::string EncodeRecord(const AuditRecord& r) {
   }
   out += "},";
   AppendField(&out, "payload", r.payload_commitment);
-  out += ',';
-  AppendField(&out, "prev", r.prev);
-  out += '}';
+  out += ",\"prev\":\"";
   return out;
 }
 
@@ -344,6 +449,13 @@ Result<AuditRecord> ParseRecord(std::string_view line) {
   CanonicalParser parser(line);
   if (!parser.Parse(*result)) result = parser.Error();
   return result;
+}
+
+bool ScanRecord(std::string_view line, RecordView* view) {
+  // Details keys are short enough for std::string's inline buffer, so
+  // nothing is allocated for a typical record.
+  CanonicalParser parser(line);
+  return parser.Scan(*view);
 }
 
 std::string PayloadCommitment(ByteView salt, std::string_view payload) {

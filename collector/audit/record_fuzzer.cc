@@ -2,7 +2,8 @@
 // hand-written parser) against ParseRecordReference (the original: parse with
 // nlohmann::json, re-encode, compare). Traps when they disagree on whether a
 // line is canonical or on the record it holds, when an accepted line does not
-// re-encode to itself, or when EncodeRecord writes a line ParseRecord refuses.
+// re-encode to itself, or when EncodeRecord writes a line ParseRecord refuses;
+// and ScanRecord (the allocation-free form) against ParseRecord.
 // Build with clang and -DCUSTOS_BUILD_FUZZERS=ON; run with a few valid lines
 // as the seed corpus:
 //   build/bin/audit_record_fuzzer -max_total_time=60 CORPUS_DIR
@@ -33,7 +34,11 @@ void CheckLine(std::string_view line) {
   custos::Result<AuditRecord> fast = ParseRecord(line);
   custos::Result<AuditRecord> ref = ParseRecordReference(line);
   Check(fast.ok() == ref.ok());
+  RecordView view;
+  Check(ScanRecord(line, &view) == fast.ok());
   if (fast.ok()) {
+    Check(view.index == fast->index && view.time_unix_nanos == fast->time_unix_nanos &&
+          view.payload_commitment == fast->payload_commitment && view.prev == fast->prev);
     Check(Fields(*fast) == Fields(*ref));
     Check(EncodeRecord(*fast) == line);
   } else {

@@ -290,6 +290,15 @@ TEST(RecordTest, RejectsNonCanonicalLines) {
                                          << fast.status().message() << "\n  " << ref.status().message();
   }
   if (fast.ok() && !Same(*fast, *ref)) return ::testing::AssertionFailure() << "records differ: " << line;
+  RecordView view;
+  if (ScanRecord(line, &view) != fast.ok()) {
+    return ::testing::AssertionFailure() << "ScanRecord " << (fast.ok() ? "rejects" : "accepts") << ": " << line;
+  }
+  if (fast.ok() && (view.index != fast->index || view.time_unix_nanos != fast->time_unix_nanos ||
+                    view.payload_commitment != fast->payload_commitment || view.prev != fast->prev ||
+                    (view.kind == "key") != (fast->kind == "key") || (view.action == "rotate") != (fast->action == "rotate"))) {
+    return ::testing::AssertionFailure() << "ScanRecord's view differs: " << line;
+  }
   if (fast.ok() && EncodeRecord(*fast) != line) return ::testing::AssertionFailure() << "not canonical: " << line;
   return ::testing::AssertionSuccess();
 }

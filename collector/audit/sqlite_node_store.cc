@@ -3,26 +3,35 @@
 #include <cstring>
 
 namespace custos::audit {
+namespace {
+
+constexpr uint32_t kFirstStoredLevel = 8;
+
+}  // namespace
 
 Result<std::unique_ptr<SqliteNodeStore>> SqliteNodeStore::Open(store::Db& db) {
   std::unique_ptr<SqliteNodeStore> s(new SqliteNodeStore());
   CUSTOS_ASSIGN_OR_RETURN(s->get_, db.Prepare("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2"));
-  CUSTOS_ASSIGN_OR_RETURN(s->get_leaf_, db.Prepare("SELECT line FROM audit_records WHERE idx = ?1"));
+  CUSTOS_ASSIGN_OR_RETURN(s->records_, RecordStore::Open(db));
   CUSTOS_ASSIGN_OR_RETURN(s->put_, db.Prepare("INSERT OR REPLACE INTO audit_nodes VALUES(?1, ?2, ?3)"));
   return s;
 }
 
 Result<Hash> SqliteNodeStore::Get(uint32_t level, uint64_t index) {
-  if (level == 0) {
-    // Leaf hashes are not stored twice: a leaf is the hash of its record line.
-    get_leaf_->Bind(1, static_cast<int64_t>(index));
-    auto row = get_leaf_->Step();
-    bool found = row.ok() && *row;
-    std::string line = found ? get_leaf_->Text(0) : std::string();
-    get_leaf_->Reset();
-    if (!row.ok()) return row.status();
-    if (!found) return NotFound("audit record " + std::to_string(index) + " missing (leaf of the audit tree)");
-    return LeafHash(line);
+  if (level < kFirstStoredLevel) {
+    // The perfect subtree over leaves [index << level, (index + 1) << level),
+    // folded pairwise from the record lines.
+    std::vector<Hash> hashes;
+    const uint64_t begin = index << level, width = uint64_t{1} << level;
+    for (uint64_t i = begin; i < begin + width; ++i) {
+      auto line = records_->Line(i);
+      if (!line.ok()) return line.status().WithContext("leaf of the audit tree");
+      hashes.push_back(LeafHash(*line));
+    }
+    for (size_t n = hashes.size(); n > 1; n /= 2) {
+      for (size_t i = 0; i < n / 2; ++i) hashes[i] = NodeHash(hashes[2 * i], hashes[2 * i + 1]);
+    }
+    return hashes[0];
   }
   get_->Bind(1, int64_t{level});
   get_->Bind(2, static_cast<int64_t>(index));
@@ -41,7 +50,7 @@ Result<Hash> SqliteNodeStore::Get(uint32_t level, uint64_t index) {
 }
 
 Status SqliteNodeStore::Put(uint32_t level, uint64_t index, const Hash& hash) {
-  if (level == 0) return Status::Ok();  // the record row is the leaf (see Get)
+  if (level < kFirstStoredLevel) return Status::Ok();  // recomputed from the records (see Get)
   put_->Bind(1, int64_t{level});
   put_->Bind(2, static_cast<int64_t>(index));
   put_->BindBlob(3, std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));

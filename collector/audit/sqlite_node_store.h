@@ -1,6 +1,8 @@
 // NodeStore in the collector's SQLite file (table audit_nodes, created by
-// AuditLog). Level 0 is not stored: a leaf hash is recomputed from its row in
-// audit_records, which halves the rows an append writes. Shares the
+// AuditLog). Only levels >= 8 are stored, one row per 128 records: a node
+// below is recomputed from the (at most 128) records under it, read from
+// their chunks (record_store.h), as tlog tiles of height 8 do. A proof then
+// reads at most 255 records, all in one 256-record block. Shares the
 // connection (and so the transaction) of the AuditLog that owns it.
 // Thread-compatible: used under the AuditLog's lock.
 #pragma once
@@ -8,6 +10,7 @@
 #include <memory>
 
 #include "collector/audit/node_store.h"
+#include "collector/audit/record_store.h"
 #include "collector/store/sqlite_db.h"
 
 namespace custos::audit {
@@ -24,7 +27,7 @@ class SqliteNodeStore final : public NodeStore {
   SqliteNodeStore() = default;
   std::unique_ptr<store::Statement> get_;
   std::unique_ptr<store::Statement> put_;
-  std::unique_ptr<store::Statement> get_leaf_;
+  std::unique_ptr<RecordStore> records_;
 };
 
 }  // namespace custos::audit

@@ -18,6 +18,7 @@
 #include "collector/audit/note.h"
 #include "collector/audit/record.h"
 #include "common/files.h"
+#include "common/parallel.h"
 
 namespace custos::audit {
 namespace {
@@ -70,24 +71,8 @@ class Verifier {
   // core for work large enough to be worth a thread; never more than items.
   uint64_t Threads(uint64_t items) const {
     constexpr uint64_t kMinPerThread = 20'000;
-    uint64_t t = options_.threads;
-    if (t == 0) {
-      t = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, 8);
-      t = std::min(t, std::max<uint64_t>(items / kMinPerThread, 1));
-    }
-    return std::clamp<uint64_t>(t, 1, std::max<uint64_t>(items, 1));
-  }
-
-  // Runs fn(begin, end, k) over `threads` consecutive ranges k of [0, n),
-  // the first on the calling thread.
-  template <typename Fn>
-  static void ParallelFor(uint64_t n, uint64_t threads, Fn fn) {
-    std::vector<std::thread> workers;
-    for (uint64_t k = 1; k < threads; ++k) {
-      workers.emplace_back([&fn, n, threads, k] { fn(n * k / threads, n * (k + 1) / threads, k); });
-    }
-    fn(0, n / threads, 0);
-    for (std::thread& t : workers) t.join();
+    if (options_.threads == 0) return ThreadsFor(items, kMinPerThread);
+    return std::clamp<uint64_t>(options_.threads, 1, std::max<uint64_t>(items, 1));
   }
 
   // What one thread found in its share of the records (see CheckRecords).
@@ -96,7 +81,7 @@ class Verifier {
     uint64_t error_index = UINT64_MAX;  // the first bad record of the chunk
     std::string error;
     std::string first_prev;  // prev of record `begin`, checked once the chunk before is hashed
-    std::vector<std::pair<uint64_t, std::string>> commitments;
+    std::vector<std::pair<uint64_t, std::string_view>> commitments;  // views into data_.record_lines
     std::vector<std::pair<uint64_t, std::string>> rotations;
     std::vector<std::pair<uint64_t, std::optional<std::string>>> erasures;
   };
@@ -110,30 +95,34 @@ class Verifier {
         c.error_index = i;
         c.error = std::move(message);
       };
-      Result<AuditRecord> r = ParseRecord(line);
-      if (!r.ok()) return fail("record " + to_string(i) + ": " + r.status().message());
-      if (r->index != i) {
-        return fail("record at line " + to_string(i + 1) + " has index " + to_string(r->index) + " where " +
+      RecordView r;
+      if (!ScanRecord(line, &r)) return fail("record " + to_string(i) + ": " + ParseRecord(line).status().message());
+      if (r.index != i) {
+        return fail("record at line " + to_string(i + 1) + " has index " + to_string(r.index) + " where " +
                     to_string(i) + " was expected (a record was deleted, inserted or reordered)");
       }
-      if (i == 0 && r->prev != GenesisPrev()) {
+      if (i == 0 && r.prev != GenesisPrev()) {
         return fail("record 0: prev hash is not the genesis value of 64 zeros (broken chain)");
       }
       if (i == c.begin) {
-        c.first_prev = r->prev;
-      } else if (!HexEquals(r->prev, leaves_[i - 1])) {
+        c.first_prev = std::string(r.prev);
+      } else if (!HexEquals(r.prev, leaves_[i - 1])) {
         return fail("record " + to_string(i) + ": prev hash does not match record " + to_string(i - 1) +
                     " (broken chain)");
       }
       leaves_[i] = LeafHash(line);
-      if (!r->payload_commitment.empty()) c.commitments.emplace_back(i, std::move(r->payload_commitment));
-      if (r->kind == "key" && r->action == "rotate") {
-        auto it = r->details.find("new_vkey");
-        c.rotations.emplace_back(i, it == r->details.end() ? std::string() : it->second);
-      }
-      if (r->kind == "erasure") {
-        auto it = r->details.find("indexes");
-        c.erasures.emplace_back(i, it == r->details.end() ? std::nullopt : std::optional(it->second));
+      if (!r.payload_commitment.empty()) c.commitments.emplace_back(i, r.payload_commitment);
+      // The rare records whose details matter are parsed in full.
+      const bool rotation = r.kind == "key" && r.action == "rotate", erasure = r.kind == "erasure";
+      if (rotation || erasure) {
+        Result<AuditRecord> full = ParseRecord(line);
+        if (!full.ok()) return fail("record " + to_string(i) + ": " + full.status().message());
+        const char* field = rotation ? "new_vkey" : "indexes";
+        auto it = full->details.find(field);
+        if (rotation) c.rotations.emplace_back(i, it == full->details.end() ? std::string() : it->second);
+        if (erasure) {
+          c.erasures.emplace_back(i, it == full->details.end() ? std::nullopt : std::optional(it->second));
+        }
       }
     }
   }
@@ -167,20 +156,38 @@ class Verifier {
       for (auto& e : c.erasures) erasures_.push_back(std::move(e));
     }
     // The roots the later checks compare: every checkpoint's and consistency
-    // proof's size, from one streaming pass (the tree itself is not kept).
+    // proof's size, from streaming passes (the tree itself is not kept).
     std::set<uint64_t> sizes;
     for (const auto& c : data_.checkpoints) sizes.insert(c.size);
     for (const auto& c : data_.consistency) sizes.insert({c.from, c.to});
-    RootStream stream;
-    auto next = sizes.begin();
-    auto take_roots = [&] {
-      for (; next != sizes.end() && *next == stream.size(); ++next) prefix_roots_[*next] = stream.Root();
+    // RFC 6962: the first k leaves (k the largest power of two below n) are
+    // a perfect subtree, and the root of any larger prefix of size s is
+    // NodeHash(that subtree's root, root of leaves [k, s)). So leaves [0, k)
+    // and [k, n) stream on two threads, k being at least half of them.
+    const uint64_t k = n_ >= 2 ? SplitPoint(n_) : n_;
+    // Streams leaves [begin, end), putting the root of [begin, s) into
+    // (*roots)[s] for each listed size s in (begin, end]; returns the root of
+    // [begin, end).
+    auto stream = [&](uint64_t begin, uint64_t end, std::map<uint64_t, Hash>* roots) {
+      RootStream s;
+      auto next = sizes.upper_bound(begin);
+      for (uint64_t i = begin; i < end; ++i) {
+        s.Push(leaves_[i]);
+        for (; next != sizes.end() && *next == i + 1; ++next) (*roots)[i + 1] = s.Root();
+      }
+      return s.Root();
     };
-    take_roots();
-    for (const Hash& leaf : leaves_) {
-      stream.Push(leaf);
-      take_roots();
+    if (sizes.count(0)) prefix_roots_[0] = EmptyRoot();
+    std::map<uint64_t, Hash> rest_roots;  // root of leaves [k, s), by s
+    std::thread rest;
+    if (k < n_ && Threads(n_) > 1) rest = std::thread([&] { stream(k, n_, &rest_roots); });
+    const Hash left = stream(0, k, &prefix_roots_);
+    if (rest.joinable()) {
+      rest.join();
+    } else if (k < n_) {
+      stream(k, n_, &rest_roots);
     }
+    for (const auto& [size, root] : rest_roots) prefix_roots_[size] = NodeHash(left, root);
     leaves_ = {};
     report_.records = n_;
     return true;
@@ -461,7 +468,7 @@ class Verifier {
   const uint64_t n_;
   std::vector<Hash> leaves_;  // during CheckRecords only
   std::map<uint64_t, Hash> prefix_roots_;  // rebuilt root by size, for the sizes checkpoints and proofs name
-  std::vector<std::pair<uint64_t, std::string>> commitments_;              // (record, hex), ascending
+  std::vector<std::pair<uint64_t, std::string_view>> commitments_;  // (record, hex in its line), ascending
   std::vector<std::pair<uint64_t, std::optional<std::string>>> erasures_;  // (tombstone, details["indexes"])
   std::vector<VerifiedCheckpoint> checkpoints_;                            // in export order
   std::vector<VerifierKey> log_keys_;                     // the trusted log key(s), following rotations

@@ -470,6 +470,48 @@ TEST(VerifyThreadsTest, FirstErrorIsTheSameForAnyNumberOfThreads) {
   }
 }
 
+// Roots are rebuilt on two threads split at the largest power of two below
+// N (32768 here): checkpoints before, at and after it verify with any number
+// of threads, and a record changed after the split fails the same way.
+TEST(VerifyThreadsTest, CheckpointRootsAroundTheSplitPoint) {
+  const std::vector<std::string> chain = LongChain(40'000);
+  MemoryNodeStore store;
+  MerkleTree tree(store);
+  for (const std::string& line : chain) ASSERT_TRUE(tree.Append(LeafHash(line)).ok());
+  AuditData d;
+  d.origin = kOrigin;
+  d.heartbeat_seconds = 0;
+  d.record_lines = chain;
+  int64_t t = kT0;
+  uint64_t previous = 0;
+  for (uint64_t size : {0ull, 1ull, 32'767ull, 32'768ull, 32'769ull, 39'999ull, 40'000ull}) {
+    d.checkpoints.push_back({size, t++, SignCheckpoint(TheWorld().keys.log, size, Must(tree.RootAt(size)))});
+    if (previous > 0) d.consistency.push_back({previous, size, Must(tree.ConsistencyProof(previous, size))});
+    previous = size;
+  }
+  for (unsigned threads : {1u, 2u, 4u}) {
+    VerifyOptions o = LogKeyOnly();
+    o.threads = threads;
+    VerifyReport r = VerifyAuditData(d, o);
+    EXPECT_TRUE(r.ok()) << threads << ": " << r.first_error;
+  }
+  // Re-chained after a change at 35000, so only the roots can tell.
+  AuditData changed = d;
+  for (uint64_t i = 35'000; i < changed.record_lines.size(); ++i) {
+    AuditRecord r = Must(ParseRecord(changed.record_lines[i]));
+    if (i == 35'000) r.action = "write";
+    r.prev = HexEncode(LeafHash(changed.record_lines[i - 1]));
+    changed.record_lines[i] = EncodeRecord(r);
+  }
+  for (unsigned threads : {1u, 2u}) {
+    VerifyOptions o = LogKeyOnly();
+    o.threads = threads;
+    EXPECT_THAT(VerifyAuditData(changed, o).first_error,
+                HasSubstr("checkpoint at size 39999: root mismatch: records 0..39998 were changed after signing"))
+        << threads;
+  }
+}
+
 TEST(VerifyRfc3339Test, Formats) {
   EXPECT_EQ(FormatRfc3339(kT0), "2025-11-26T14:52:34Z");
   EXPECT_EQ(FormatRfc3339(kT0 + 500'000'000), "2025-11-26T14:52:34.5Z");

@@ -138,7 +138,7 @@ TEST(AllSourcesE2E, EveryRecordKindReachesTheStore) {
             1);
   EXPECT_EQ(c.QueryInt("SELECT count(*) FROM gaps"), 0);
   // Both access events are in the audit log, which verifies.
-  EXPECT_GE(c.QueryInt("SELECT count(*) FROM audit_records WHERE kind = 'access'"), 2);
+  EXPECT_GE(c.CountAuditRecords("access"), 2);
   c.KillCollector(SIGTERM);
   out.clear();
   EXPECT_EQ(c.VerifyAudit(&out), 0) << out;

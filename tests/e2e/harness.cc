@@ -139,6 +139,24 @@ int64_t Cluster::QueryInt(const std::string& sql) const {
   return out;
 }
 
+int64_t Cluster::CountAuditRecords(const std::string& kind, const std::string& part, int64_t at_least) const {
+  const std::string out_dir = dir_ + "/audit-export";
+  const std::string kind_field = "\"kind\":\"" + kind + "\"";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    std::string output;
+    (void)std::system(("rm -rf " + out_dir).c_str());
+    if (RunCtl("audit export --out " + out_dir + " --db " + dir_ + "/collector/custos.db", &output) != 0) return -1;
+    std::ifstream in(out_dir + "/records.jsonl");
+    int64_t n = 0;
+    for (std::string line; std::getline(in, line);) {
+      n += line.find(kind_field) != std::string::npos && line.find(part) != std::string::npos;
+    }
+    if (n >= at_least || std::chrono::steady_clock::now() > deadline) return n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
 bool Cluster::WaitFor(const std::string& sql, int64_t want, int timeout_seconds) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   while (std::chrono::steady_clock::now() < deadline) {

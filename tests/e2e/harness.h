@@ -49,6 +49,11 @@ class Cluster {
   std::string ReadLog(const std::string& which) const;  // "agent" or "collector"
   // Runs custosctl with `args`; returns its exit code and puts stdout+stderr in `output`.
   int RunCtl(const std::string& args, std::string* output) const;
+  // Audit records of `kind` whose line contains `part`, counted in an export
+  // made with custosctl (-1 if the export fails). An export holds what
+  // checkpoints cover (one a second), so this retries for up to 10 s until
+  // at least `at_least` are there.
+  int64_t CountAuditRecords(const std::string& kind, const std::string& part = "", int64_t at_least = 1) const;
   // custosctl audit verify --db of the collector's database with its audit key.
   int VerifyAudit(std::string* output) const {
     return RunCtl("audit verify --db " + dir_ + "/collector/custos.db --key " + dir_ + "/collector/audit.vkey",
