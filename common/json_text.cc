@@ -1,5 +1,8 @@
 #include "common/json_text.h"
 
+#include <bit>
+#include <cstring>
+
 #include "common/utf8.h"
 
 namespace custos {
@@ -10,8 +13,20 @@ void AppendJsonString(std::string* out, std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     // The common case, a run of printable ASCII other than '"' and '\\', is
-    // copied in one append.
+    // found 8 bytes at a time and copied in one append.
     size_t run = i;
+    if constexpr (std::endian::native == std::endian::little) {
+      while (s.size() - run >= 8) {
+        uint64_t v;
+        std::memcpy(&v, s.data() + run, 8);
+        uint64_t mask = JsonNonPlainMask(v);
+        if (mask != 0) {
+          run += static_cast<size_t>(std::countr_zero(mask) / 8);
+          break;
+        }
+        run += 8;
+      }
+    }
     while (run < s.size()) {
       unsigned char r = static_cast<unsigned char>(s[run]);
       if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;

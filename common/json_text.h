@@ -6,10 +6,22 @@
 // valid JSON and byte-for-byte predictable. Pure; thread-compatible.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace custos {
+
+// The high bit of each of the 8 bytes in `v` (little-endian) that a JSON
+// string cannot hold as is: not printable ASCII, or '"', or '\\'. Carries and
+// borrows of the byte-wise tests only ever raise false flags in bytes above
+// a truly flagged one, so the lowest flag is exact (and zero means none).
+inline uint64_t JsonNonPlainMask(uint64_t v) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+  uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
+  uint64_t flags = v | ((v - kOnes * 0x20) & ~v) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash);
+  return flags & kHighs;
+}
 
 // Appends `s` to `out` as a quoted JSON string.
 void AppendJsonString(std::string* out, std::string_view s);

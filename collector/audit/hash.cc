@@ -15,7 +15,7 @@
 namespace custos::audit {
 namespace {
 
-int HexDigit(char c) {
+constexpr int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -69,9 +69,10 @@ Hash EmptyRoot() { return Sha256({}); }
 std::string HexEncode(ByteView bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(bytes.size() * 2, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  char* p = out.data();
+  for (uint8_t b : bytes) {
+    *p++ = kDigits[b >> 4];
+    *p++ = kDigits[b & 0xf];
   }
   return out;
 }
@@ -81,12 +82,24 @@ Result<Hash> HashFromHex(std::string_view hex) {
   if (hex.size() != 2 * out.size()) {
     return InvalidArgument("hash must be 64 hex digits, got " + std::to_string(hex.size()) + " characters");
   }
+  // A table, and one check at the end: salts and hashes are decoded by the
+  // million during verification.
+  static constexpr std::array<uint8_t, 256> kValue = [] {
+    std::array<uint8_t, 256> t{};
+    t.fill(0xff);
+    for (int c = 0; c < 256; ++c) {
+      int v = HexDigit(static_cast<char>(c));
+      if (v >= 0) t[c] = static_cast<uint8_t>(v);
+    }
+    return t;
+  }();
+  uint8_t bad = 0;
   for (size_t i = 0; i < out.size(); ++i) {
-    int hi = HexDigit(hex[2 * i]);
-    int lo = HexDigit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return InvalidArgument("hash is not hex: " + std::string(hex));
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+    uint8_t hi = kValue[static_cast<uint8_t>(hex[2 * i])], lo = kValue[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= (hi | lo) & 0xf0;
+    out[i] = static_cast<uint8_t>(hi << 4 | (lo & 0xf));
   }
+  if (bad != 0) return InvalidArgument("hash is not hex: " + std::string(hex));
   return out;
 }
 

@@ -39,17 +39,6 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
   return t;
 }();
 
-// The high bit of each of the 8 bytes in `v` (little-endian) that needs more
-// than a copy: not printable ASCII, or '"', or '\\'. Carries and borrows of
-// the byte-wise tests only ever raise false flags in bytes above a truly
-// flagged one, so the lowest flag is exact (and a zero mask means none).
-uint64_t NonPlainMask(uint64_t v) {
-  constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
-  uint64_t quote = v ^ (kOnes * '"'), backslash = v ^ (kOnes * '\\');
-  uint64_t flags = v | ((v - kOnes * 0x20) & ~v) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash);
-  return flags & kHighs;
-}
-
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // True iff each of the 8 bytes in `v` is one of 0-9a-f. For bytes below
@@ -196,7 +185,7 @@ class CanonicalParser {
           if (end_ - p_ >= 8) {  // 8 bytes at a time up to the first that is not plain
             uint64_t v;
             std::memcpy(&v, p_, 8);
-            uint64_t mask = NonPlainMask(v);
+            uint64_t mask = JsonNonPlainMask(v);
             if (mask == 0) {
               p_ += 8;
               continue;

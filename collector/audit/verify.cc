@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -31,10 +32,12 @@ using std::to_string;
 bool HexEquals(std::string_view hex, const Hash& h) {
   static constexpr char kHex[] = "0123456789abcdef";
   if (hex.size() != 2 * h.size()) return false;
+  char expected[64];
   for (size_t i = 0; i < h.size(); ++i) {
-    if (hex[2 * i] != kHex[h[i] >> 4] || hex[2 * i + 1] != kHex[h[i] & 15]) return false;
+    expected[2 * i] = kHex[h[i] >> 4];
+    expected[2 * i + 1] = kHex[h[i] & 15];
   }
-  return true;
+  return std::memcmp(expected, hex.data(), sizeof expected) == 0;
 }
 
 bool SameKey(const VerifierKey& k, std::string_view name, uint32_t id) { return k.name() == name && k.id() == id; }
