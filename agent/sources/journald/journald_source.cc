@@ -436,6 +436,8 @@ void JournaldSource::WaitForEntries() {
     Errors("wait").Increment();
     log::Error(kComponent, "poll failed", {{"error", ErrnoName(-errno)}});
     WaitForStop(options_.backpressure_retry_nanos);  // do not spin
+  } else if (n == 2 && fds[1].revents != 0 && options_.settle_nanos > 0) {
+    WaitForStop(options_.settle_nanos);
   }
   if (stopping()) return;
   int r = sd_journal_process(j);

@@ -62,6 +62,11 @@ struct JournaldOptions {
   size_t chunk_entries = 1000;      // entries per Batcher::Add()
   int64_t retry_interval_nanos = 10'000'000'000;     // reopening a journal that failed
   int64_t backpressure_retry_nanos = 100'000'000;    // retrying a refused chunk
+  // After a change notification, wait this long before reading, so that a
+  // writer's burst is read once: the kernel merges repeated inotify events
+  // that are not yet read, and libsystemd re-opens a file for each event it
+  // processes (60 open/fstat/close a second here with no wait).
+  int64_t settle_nanos = 100'000'000;
   size_t max_unit_resources = 256;  // distinct units given their own Resource
   MapperOptions mapper;
 };

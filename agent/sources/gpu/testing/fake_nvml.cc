@@ -276,8 +276,13 @@ nvmlReturn_t WaitEvent(nvmlEventSet_t set, nvmlEventData_t* data, unsigned int t
     if (std::chrono::steady_clock::now() >= deadline) return NVML_ERROR_TIMEOUT;
     // The real NVML blocks in the driver; the stand-in polls its scenario,
     // rarely enough not to dominate the agent's CPU in benchmarks (at 2 ms it
-    // was a tenth of the agent's time under the mixed load).
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    // was a tenth of the agent's time under the mixed load). A frozen
+    // scenario never gains events, so it blocks like the driver would.
+    if (std::getenv("CUSTOS_FAKE_NVML_FROZEN") != nullptr) {
+      std::this_thread::sleep_until(deadline);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
   }
 }
 
