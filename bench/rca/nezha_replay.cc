@@ -117,7 +117,7 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   std::string root = "../shared/datasets/nezha-dev", json_path, reference = "around", db_path;
-  bool verbose = false, explain_edges = true;
+  bool verbose = false, explain_edges = true, caller_errors = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--data" && i + 1 < argc)
@@ -130,12 +130,14 @@ int main(int argc, char** argv) {
       verbose = true;
     else if (a == "--no-explain-edges")
       explain_edges = false;
+    else if (a == "--no-caller-errors")
+      caller_errors = false;
     else if (a == "--db" && i + 1 < argc)
       db_path = argv[++i];  // analyse a store replayed before
     else {
       std::fprintf(stderr,
-                   "usage: nezha_replay [--data DIR] [--reference around|before] [--no-explain-edges] [--verbose] "
-                   "[--json FILE]\n");
+                   "usage: nezha_replay [--data DIR] [--db STORE] [--reference around|before] [--no-explain-edges] "
+                   "[--no-caller-errors] [--verbose] [--json FILE]\n");
       return 2;
     }
   }
@@ -182,6 +184,7 @@ int main(int argc, char** argv) {
   }
   rca::AnalyzeOptions options;
   options.load.scoring.edge_explaining_away = explain_edges;
+  options.load.scoring.caller_errors_to_callees = caller_errors;
   options.load.scoring.reference = reference == "before" ? rca::ReferenceMode::kBefore : rca::ReferenceMode::kAround;
   std::map<std::string, Ranks> ours, base;
   std::vector<double> seconds;

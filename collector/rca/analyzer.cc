@@ -55,7 +55,8 @@ std::string DescribeSeries(const std::string& n) {
       {"A|denied", "access denials"},
       {"X|resp", "response gaps on its calls (network or queueing)"},
       {"X|req", "request gaps on its calls (network or queueing)"},
-      {"X|in", "latency its callers observe"}};
+      {"X|in", "latency its callers observe"},
+      {"X|errin", "ERROR log lines of its callers"}};
   for (const auto& [k, v] : kFixed)
     if (n == k) return v;
   if (StartsWith(n, "M|")) return "metric " + Rest(n, 2);
@@ -105,7 +106,7 @@ RcaReport AnalyzeFrame(const SeriesFrame& frame, const CallGraph& graph, const A
         report.sources_in_window.end())
       report.notes.push_back(std::string("no ") + needed + " in the incident's window: ranked without them");
   }
-  std::vector<EntityScore> ranked = RankEntities(ScoreSeries(frame, s), graph);
+  std::vector<EntityScore> ranked = RankEntities(ScoreSeries(frame, s), graph, s);
   report.entities = ranked.size();
   for (size_t i = 0; i < ranked.size() && i < o.max_candidates && ranked[i].score >= o.min_score; ++i) {
     const EntityScore& e = ranked[i];

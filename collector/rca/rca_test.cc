@@ -234,6 +234,45 @@ TEST(Rank, EqualScoresPutTheCalleeFirst) {
   EXPECT_EQ(RankEntities(scores, {})[0].entity, "caller");
 }
 
+// A framework's ERROR statement in a caller (one other services write too)
+// goes mostly to a callee whose own log flow changed; a service's own ERROR
+// statement, or a callee that is only slow, keeps the caller first.
+TEST(Rank, CallerErrorsGoToACalleeWhoseLogFlowChanged) {
+  auto series = [](const std::string& entity, const std::string& name, double score) {
+    SeriesScore s;
+    s.entity = entity;
+    s.name = name;
+    s.score = score;
+    return s;
+  };
+  const std::string framework = "L|evshare|/trips|ERROR o.a.c.c.C.[dispatcherServlet]#175";
+  const CallGraph graph = {{"travel", {"route", "seat"}}};
+  std::vector<SeriesScore> scores = {
+      series("travel", framework, 20), series("travel", "T|dur_p99", 2),
+      series("preserve", "L|evshare|/preserve|ERROR o.a.c.c.C.[dispatcherServlet]#175", 5),
+      series("route", "L|evshare|/routes|INFO r.c.RouteController#53", 10),  // a statement no longer reached
+      series("seat", "T|self_p99", 8)};                                       // slower only
+  auto ranked = RankEntities(scores, graph);
+  ASSERT_GE(ranked.size(), 2u);
+  EXPECT_EQ(ranked[0].entity, "route");
+  EXPECT_EQ(ranked[0].series.front().name, "X|errin");
+  EXPECT_NEAR(ranked[0].score, 20.0 * 10 / 12, 1e-9);  // route's flow 10 against travel's other evidence 2
+  ASSERT_EQ(ranked[0].series.front().edges.size(), 1u);
+  EXPECT_NE(ranked[0].series.front().edges[0].find("travel→route"), std::string::npos);
+  for (const EntityScore& e : ranked) {
+    if (e.entity == "seat") EXPECT_EQ(e.series.size(), 1u) << "a callee that is only slow takes nothing";
+  }
+
+  ScoringOptions off;
+  off.caller_errors_to_callees = false;
+  EXPECT_EQ(RankEntities(scores, graph, off)[0].entity, "travel");
+
+  // The caller's own statement (no other service writes it) stays its own.
+  std::vector<SeriesScore> own = scores;
+  own[0].name = "L|evshare|/trips|ERROR t.s.TravelServiceImpl#451";
+  EXPECT_EQ(RankEntities(own, graph)[0].entity, "travel");
+}
+
 TEST(Rank, ExcludedSeries) {
   EXPECT_TRUE(ExcludedSeries("M|PodClientLatencyP90(s)"));
   EXPECT_TRUE(ExcludedSeries("M|NodeCpuUsageRate(%)"));

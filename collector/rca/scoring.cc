@@ -351,13 +351,80 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
   return AttributeEdges(std::move(out), o.edge_explaining_away);
 }
 
-std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const CallGraph& graph) {
+namespace {
+
+bool IsErrorLogSeries(const std::string& name) {
+  return StartsWith(name, "L|") && (name.find("|ERROR") != std::string::npos ||
+                                    name.find("|FATAL") != std::string::npos || name == "L|err" ||
+                                    name == "L|errshare");
+}
+
+// See RankEntities: callers' ERROR-log evidence shared with anomalous callees.
+void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const CallGraph& graph,
+                       double anomalous) {
+  // own: best score of any series but ERROR logs; flow: of the log series
+  // among them (statements written more or less often, or no more).
+  std::map<std::string, double> own, flow;
+  for (const auto& [name, e] : by_entity) {
+    double best = 0, best_flow = 0;
+    for (const SeriesScore& s : e.series) {
+      if (IsErrorLogSeries(s.name)) continue;
+      best = std::max(best, s.score);
+      if (StartsWith(s.name, "L|")) best_flow = std::max(best_flow, s.score);
+    }
+    own[name] = best;
+    flow[name] = best_flow;
+  }
+  // An ERROR statement written by several services is their framework
+  // reporting an exception that escaped (from their own code or a callee's);
+  // one only a service writes is its own code's, and stays its evidence.
+  std::map<std::string, std::set<std::string>> writers;  // statement -> entities
+  for (const auto& [name, e] : by_entity)
+    for (const SeriesScore& s : e.series)
+      if (IsErrorLogSeries(s.name)) writers[s.name.substr(s.name.rfind('|') + 1)].insert(name);
+  std::map<std::string, SeriesScore> credit;  // callee -> its X|errin
+  for (auto& [caller, e] : by_entity) {
+    auto callees = graph.find(caller);
+    if (callees == graph.end()) continue;
+    std::vector<std::string> sick;
+    double total = own[caller];
+    for (const std::string& c : callees->second) {
+      if (c == caller || !by_entity.count(c) || flow[c] < anomalous) continue;
+      sick.push_back(c);
+      total += flow[c];
+    }
+    if (sick.empty() || total <= 0) continue;
+    for (SeriesScore& s : e.series) {
+      if (!IsErrorLogSeries(s.name) || s.score <= 0 || writers[s.name.substr(s.name.rfind('|') + 1)].size() < 2) {
+        continue;
+      }
+      const double z = s.score;
+      s.score = z * own[caller] / total;
+      for (const std::string& c : sick) {
+        const double share = z * flow[c] / total;
+        SeriesScore& x = credit[c];
+        if (share <= x.score) continue;
+        x.entity = c;
+        x.name = "X|errin";
+        x.score = share;
+        x.edges = {caller + "→" + c + ": " + s.name.substr(2) + " z=" + std::to_string(static_cast<int>(z))};
+      }
+    }
+  }
+  for (auto& [c, x] : credit) by_entity[c].series.push_back(std::move(x));
+}
+
+}  // namespace
+
+std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const CallGraph& graph,
+                                      const ScoringOptions& options) {
   std::map<std::string, EntityScore> by_entity;
   for (SeriesScore& s : scores) {
     EntityScore& e = by_entity[s.entity];
     e.entity = s.entity;
     e.series.push_back(std::move(s));
   }
+  if (options.caller_errors_to_callees) ShareCallerErrors(by_entity, graph, options.anomalous_callee_score);
   std::vector<EntityScore> order;
   for (auto& [name, e] : by_entity) {
     std::sort(e.series.begin(), e.series.end(), [](const SeriesScore& a, const SeriesScore& b) {

@@ -48,6 +48,10 @@ struct ScoringOptions {
   int min_reference = 5;             // values needed to score a series
   int k = 2;                         // series score = k-th largest post z
   bool edge_explaining_away = true;  // split each edge by its ends' pass-1 scores
+  // Split a caller's ERROR-log series with its anomalous callees (see
+  // RankEntities); callees count as anomalous from this score up.
+  bool caller_errors_to_callees = true;
+  double anomalous_callee_score = 3;
 };
 
 struct SeriesScore {
@@ -69,7 +73,22 @@ struct EntityScore {
 std::vector<SeriesScore> ScoreSeries(const SeriesFrame& frame, const ScoringOptions& options);
 
 // Ranks entities; `graph` is the call graph of the incident's buckets.
-std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const CallGraph& graph);
+//
+// A caller's ERROR log lines are often the symptom of a failing callee: an
+// exception there comes back as an error the caller logs (Train-Ticket's
+// services log Tomcat's ERROR when a callee answers 500). So, with
+// options.caller_errors_to_callees, each ERROR-log series of a caller whose
+// statement other services write too (a framework's report of an exception
+// that escaped, not the service's own code) is split like an edge with those
+// callees whose own log flow changed (a non-ERROR log
+// series scoring anomalous_callee_score or more: an exception skips the
+// statements after it): the caller's share is in proportion to its best
+// other series, each such callee's to its log-flow score, as series
+// "X|errin". A callee that is only slow or busy takes nothing: a service's
+// own ERROR statement stays its own evidence unless a callee's code visibly
+// took another path.
+std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const CallGraph& graph,
+                                      const ScoringOptions& options = {});
 
 // The k-th largest robust z of `post` against `reference` for a series
 // `name` (exposed for tests and the baseline).
