@@ -242,27 +242,35 @@ class CanonicalParser {
       std::swap(key_, last_key_);
       Discard value;
       if (!Literal(":") || !String(&value)) return false;
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-      } else if (p_ != end_ && *p_ == '}') {
-        ++p_;
-        return true;
-      } else {
-        return Fail(p_, "expected ',' or '}' in details");
-      }
+      bool done = false;
+      if (!DetailsSeparator(&done)) return false;
+      if (done) return true;
     }
   }
 
-  // A canonical hash string holds nothing to escape, so it is exactly 64
-  // lower-case hex digits between quotes; and an empty payload is "".
-  bool QuotedHashView(std::string_view* out) {
+  // After a details pair: ',' (another follows) or '}' (*done).
+  bool DetailsSeparator(bool* done) {
+    if (p_ != end_ && (*p_ == ',' || *p_ == '}')) {
+      *done = *p_++ == '}';
+      return true;
+    }
+    return Fail(p_, "expected ',' or '}' in details");
+  }
+
+  // A quoted hash without the general string scanner: exactly 64 lower-case
+  // hex digits between quotes. False (and nothing consumed) otherwise.
+  bool TakeQuotedHash(std::string_view* out) {
     if (end_ - p_ >= 66 && p_[0] == '"' && p_[65] == '"' && IsLowerHex64(p_ + 1)) {
       *out = std::string_view(p_ + 1, 64);
       p_ += 66;
       return true;
     }
-    return Fail(p_, "not a quoted hash");
+    return false;
   }
+
+  // A canonical hash string holds nothing to escape, so it is exactly what
+  // TakeQuotedHash takes; and an empty payload is "".
+  bool QuotedHashView(std::string_view* out) { return TakeQuotedHash(out) || Fail(p_, "not a quoted hash"); }
 
   bool PayloadView(std::string_view* out) {
     if (end_ - p_ >= 2 && p_[0] == '"' && p_[1] == '"') {
@@ -309,25 +317,18 @@ class CanonicalParser {
       }
       if (!Literal(":") || !String(&value)) return false;
       details->emplace_hint(details->end(), std::move(key), std::move(value));
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-      } else if (p_ != end_ && *p_ == '}') {
-        ++p_;
-        return true;
-      } else {
-        return Fail(p_, "expected ',' or '}' in details");
-      }
+      bool done = false;
+      if (!DetailsSeparator(&done)) return false;
+      if (done) return true;
     }
   }
 
   // A quoted hash: the common case without the general string scanner.
   bool QuotedHash(std::string* out) {
-    if (end_ - p_ >= 66 && p_[0] == '"' && p_[65] == '"' && IsLowerHex64(p_ + 1)) {
-      *out = std::string(p_ + 1, 64);
-      p_ += 66;
-      return true;
-    }
-    return false;
+    std::string_view hash;
+    if (!TakeQuotedHash(&hash)) return false;
+    *out = std::string(hash);
+    return true;
   }
 
   bool Payload(std::string* out) {
