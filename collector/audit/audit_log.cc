@@ -169,6 +169,7 @@ Status AuditLog::Reload() {
 
 Status AuditLog::ReloadLocked() {
   records_->ForgetCache();
+  nodes_->ForgetCache();
   CUSTOS_ASSIGN_OR_RETURN(uint64_t size, records_->Size());
   if (size == 0) {
     prev_ = GenesisPrev();

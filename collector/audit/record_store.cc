@@ -131,9 +131,9 @@ Result<std::unique_ptr<RecordStore>> RecordStore::Open(store::Db& db) {
     if (s->cctx_.back() == nullptr) return Internal("zstd: cannot create a compression context");
   }
   CUSTOS_ASSIGN_OR_RETURN(s->insert_chunk_,
-                          db.Prepare("INSERT OR REPLACE INTO audit_chunks VALUES(?1, ?2, ?3, ?4, ?5)"));
+                          db.Prepare("INSERT INTO audit_chunks VALUES(?1, ?2, ?3, ?4, ?5)"));
   CUSTOS_ASSIGN_OR_RETURN(s->insert_payloads_,
-                          db.Prepare("INSERT OR REPLACE INTO audit_payload_chunks VALUES(?1, ?2)"));
+                          db.Prepare("INSERT INTO audit_payload_chunks VALUES(?1, ?2)"));
   CUSTOS_ASSIGN_OR_RETURN(s->insert_subject_, db.Prepare("INSERT OR IGNORE INTO audit_subjects VALUES(?1, ?2)"));
   CUSTOS_ASSIGN_OR_RETURN(s->find_chunk_, db.Prepare("SELECT first, lines FROM audit_chunks WHERE first <= ?1 "
                                                      "ORDER BY first DESC LIMIT 1"));

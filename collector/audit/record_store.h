@@ -67,7 +67,9 @@ class RecordStore {
   ~RecordStore();
 
   // Stores the records [first, first + lines.size()) and their payloads
-  // (each payload's index in that range), in chunks.
+  // (each payload's index in that range), in chunks. A chunk already stored
+  // at one of those indexes is an error, never replaced: committed chunks do
+  // not change (a store where one would is inconsistent, e.g. edited).
   [[nodiscard]] Status Write(uint64_t first, std::span<const std::string> lines,
                              std::span<const StoredPayload> payloads);
 

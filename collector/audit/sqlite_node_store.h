@@ -23,6 +23,9 @@ class SqliteNodeStore final : public NodeStore {
   [[nodiscard]] Result<Hash> Get(uint32_t level, uint64_t index) override;
   [[nodiscard]] Status Put(uint32_t level, uint64_t index, const Hash& hash) override;
 
+  // Drops the record chunk remembered for recomputing low nodes (after a rollback).
+  void ForgetCache() { records_->ForgetCache(); }
+
  private:
   SqliteNodeStore() = default;
   std::unique_ptr<store::Statement> get_;
