@@ -47,7 +47,8 @@ Status ExportAudit(store::Db& db, const std::string& dir, const ExportFilter& fi
   };
 
   std::string records, csv = "index,time,kind,actor,action,object,outcome\n", selected;
-  CUSTOS_ASSIGN_OR_RETURN(auto nodes, SqliteNodeStore::Open(db));
+  CUSTOS_ASSIGN_OR_RETURN(auto record_store, RecordStore::Open(db));
+  CUSTOS_ASSIGN_OR_RETURN(auto nodes, SqliteNodeStore::Open(db, *record_store));
   std::unique_ptr<MerkleTree> tree;
   if (covered > 0) {
     CUSTOS_ASSIGN_OR_RETURN(MerkleTree t, MerkleTree::Open(*nodes, covered));

@@ -139,7 +139,7 @@ Status AuditLog::Init() {
   CUSTOS_RETURN_IF_ERROR(SetMeta(db_, "heartbeat_seconds", std::to_string(options_.heartbeat_nanos / kNanosPerSecond)));
   CUSTOS_ASSIGN_OR_RETURN(records_, RecordStore::Open(db_));
   CUSTOS_ASSIGN_OR_RETURN(insert_checkpoint_, db_.Prepare("INSERT INTO audit_checkpoints VALUES(?1, ?2, ?3)"));
-  CUSTOS_ASSIGN_OR_RETURN(nodes_, SqliteNodeStore::Open(db_));
+  CUSTOS_ASSIGN_OR_RETURN(nodes_, SqliteNodeStore::Open(db_, *records_));
   CUSTOS_RETURN_IF_ERROR(Reload());
   if (rotate) CUSTOS_RETURN_IF_ERROR(RotateKey());
   return Status::Ok();
@@ -168,8 +168,7 @@ Status AuditLog::Reload() {
 }
 
 Status AuditLog::ReloadLocked() {
-  records_->ForgetCache();
-  nodes_->ForgetCache();
+  records_->ForgetCache();  // the node store reads through it too
   CUSTOS_ASSIGN_OR_RETURN(uint64_t size, records_->Size());
   if (size == 0) {
     prev_ = GenesisPrev();
@@ -271,7 +270,7 @@ Status AuditLog::AppendLocked(const std::vector<AuditEntry>& entries) {
   // hashes that part on every core; only the link is done in order below.
   constexpr uint64_t kMinPerThread = 1000;
   ParallelFor(n, ThreadsFor(n, kMinPerThread), [&](uint64_t begin, uint64_t end, uint64_t) {
-    size_t last_slot = SIZE_MAX;  // of the last entry with a payload in this range
+    uint64_t last = UINT64_MAX;  // the last entry with a payload in this range
     for (uint64_t i = begin; i < end; ++i) {
       const AuditEntry& e = entries[i];
       std::string commitment;
@@ -283,13 +282,13 @@ Status AuditLog::AppendLocked(const std::vector<AuditEntry>& entries) {
         p.salt.assign(reinterpret_cast<const char*>(salt.data()), salt.size());
         p.payload = *e.personal;
         // Consecutive entries of one subject are common (one user's reads).
-        if (last_slot != SIZE_MAX && entries[payloads[last_slot].index - first].subject == e.subject) {
-          p.subject_hash = payloads[last_slot].subject_hash;
+        if (last != UINT64_MAX && entries[last].subject == e.subject) {
+          p.subject_hash = payloads[slot[last]].subject_hash;
         } else {
           Hash h = Sha256({AsBytes(e.subject)});
           p.subject_hash.assign(reinterpret_cast<const char*>(h.data()), h.size());
         }
-        last_slot = slot[i];
+        last = i;
       }
       lines[i] = EncodeRecordStart({.index = first + i, .time_unix_nanos = times[i], .kind = e.kind,
                                     .actor = e.actor, .action = e.action, .object = e.object,
@@ -331,9 +330,9 @@ Status AuditLog::CheckpointLocked() {
 }
 
 // Consistency proofs between consecutive checkpoints, from the stored tree.
-Status AddConsistencyProofs(store::Db& db, AuditData* d) {
+Status AddConsistencyProofs(store::Db& db, RecordStore& records, AuditData* d) {
   if (d->checkpoints.empty()) return Status::Ok();
-  CUSTOS_ASSIGN_OR_RETURN(auto nodes, SqliteNodeStore::Open(db));
+  CUSTOS_ASSIGN_OR_RETURN(auto nodes, SqliteNodeStore::Open(db, records));
   uint64_t newest = 0;
   for (const auto& cp : d->checkpoints) newest = std::max(newest, cp.size);
   if (newest > d->record_lines.size()) return Status::Ok();  // the verifier reports the truncation
@@ -377,7 +376,7 @@ Result<AuditData> LoadAuditData(store::Db& db) {
     if (!row) break;
     d.checkpoints.push_back({static_cast<uint64_t>(cps->Int(0)), cps->Int(1), cps->Text(2)});
   }
-  CUSTOS_RETURN_IF_ERROR(AddConsistencyProofs(db, &d));
+  CUSTOS_RETURN_IF_ERROR(AddConsistencyProofs(db, *records, &d));
   return d;
 }
 

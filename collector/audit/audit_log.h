@@ -96,12 +96,12 @@ class AuditLog {
   Clock& clock_;
 
   std::mutex mu_;
+  std::unique_ptr<RecordStore> records_;        // guarded by mu_; nodes_ reads through it
   std::unique_ptr<SqliteNodeStore> nodes_;      // guarded by mu_
   std::unique_ptr<MerkleTree> tree_;            // guarded by mu_
   std::string prev_;                            // hex leaf hash of the last record, guarded by mu_
   uint64_t checkpointed_size_ = 0;              // guarded by mu_
   int64_t last_checkpoint_nanos_ = 0;           // monotonic, guarded by mu_
-  std::unique_ptr<RecordStore> records_;        // guarded by mu_
   std::unique_ptr<store::Statement> insert_checkpoint_;
 };
 

@@ -26,7 +26,7 @@ Result<nlohmann::json> MakeReceipt(store::Db& db, uint64_t index) {
   }
   uint64_t size = static_cast<uint64_t>(cp->Int(0));
   std::string note = cp->Text(1);
-  CUSTOS_ASSIGN_OR_RETURN(auto nodes, SqliteNodeStore::Open(db));
+  CUSTOS_ASSIGN_OR_RETURN(auto nodes, SqliteNodeStore::Open(db, *records));
   CUSTOS_ASSIGN_OR_RETURN(MerkleTree tree, MerkleTree::Open(*nodes, size));
   CUSTOS_ASSIGN_OR_RETURN(Proof proof, tree.InclusionProof(index, size));
   nlohmann::json hashes = nlohmann::json::array();

@@ -369,14 +369,11 @@ const std::string& GenesisPrev() {
 }
 
 std::string EncodeRecord(const AuditRecord& r) {
-  return EncodeRecordFields({.index = r.index, .time_unix_nanos = r.time_unix_nanos, .kind = r.kind, .actor = r.actor,
-                             .action = r.action, .object = r.object, .outcome = r.outcome, .details = &r.details,
-                             .payload_commitment = r.payload_commitment, .prev = r.prev});
-}
-
-std::string EncodeRecordFields(const RecordFields& r) {
-  std::string out = EncodeRecordStart(r);
-  out.resize(out.size() - 1);  // the opening quote of prev, written with the string below
+  std::string out = EncodeRecordStart({.index = r.index, .time_unix_nanos = r.time_unix_nanos, .kind = r.kind,
+                                       .actor = r.actor, .action = r.action, .object = r.object,
+                                       .outcome = r.outcome, .details = &r.details,
+                                       .payload_commitment = r.payload_commitment});
+  out.pop_back();  // the opening quote of prev: a prev of any form is written as a JSON string below
   AppendJsonString(&out, r.prev);
   out += '}';
   return out;

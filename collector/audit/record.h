@@ -59,21 +59,20 @@ struct AuditRecord {
 // The canonical line for `r` (no trailing newline).
 std::string EncodeRecord(const AuditRecord& r);
 
-// The same from views of the fields, so that an append need not copy an
-// entry into an AuditRecord first. `details` may be null (none).
+// The fields of a record as views, so that an append need not copy an entry
+// into an AuditRecord first. `details` may be null (none).
 struct RecordFields {
   uint64_t index = 0;
   int64_t time_unix_nanos = 0;
   std::string_view kind, actor, action, object, outcome;
   const std::map<std::string, std::string>* details = nullptr;
-  std::string_view payload_commitment, prev;
+  std::string_view payload_commitment;
 };
-std::string EncodeRecordFields(const RecordFields& r);
 
 // The canonical line in two parts, for a prev that is 64 hex digits (as
-// every prev is): EncodeRecordStart(r) ends with `"prev":"`, ignoring
-// r.prev, and EncodeRecordEnd(prev) is the rest. Together they are
-// EncodeRecordFields(r) with r.prev = prev.
+// every prev is): EncodeRecordStart(r) ends with `"prev":"`, and
+// EncodeRecordEnd(prev) is the rest. Together they are EncodeRecord of the
+// same record with that prev.
 std::string EncodeRecordStart(const RecordFields& r);
 std::string EncodeRecordEnd(std::string_view prev_hex);
 

@@ -9,8 +9,7 @@
 namespace custos::audit {
 
 const char* const kRecordStoreSchema = R"sql(
-CREATE TABLE IF NOT EXISTS audit_chunks(first INTEGER PRIMARY KEY, count INTEGER NOT NULL,
-  min_time INTEGER NOT NULL, max_time INTEGER NOT NULL, lines BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_chunks(first INTEGER PRIMARY KEY, count INTEGER NOT NULL, lines BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_payload_chunks(first INTEGER PRIMARY KEY, entries BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_subjects(subject BLOB NOT NULL, first INTEGER NOT NULL,
   PRIMARY KEY(subject, first)) WITHOUT ROWID;
@@ -131,7 +130,7 @@ Result<std::unique_ptr<RecordStore>> RecordStore::Open(store::Db& db) {
     if (s->cctx_.back() == nullptr) return Internal("zstd: cannot create a compression context");
   }
   CUSTOS_ASSIGN_OR_RETURN(s->insert_chunk_,
-                          db.Prepare("INSERT INTO audit_chunks VALUES(?1, ?2, ?3, ?4, ?5)"));
+                          db.Prepare("INSERT INTO audit_chunks VALUES(?1, ?2, ?3)"));
   CUSTOS_ASSIGN_OR_RETURN(s->insert_payloads_,
                           db.Prepare("INSERT INTO audit_payload_chunks VALUES(?1, ?2)"));
   CUSTOS_ASSIGN_OR_RETURN(s->insert_subject_, db.Prepare("INSERT OR IGNORE INTO audit_subjects VALUES(?1, ?2)"));
@@ -185,29 +184,18 @@ Status RecordStore::Write(uint64_t first, std::span<const std::string> lines, st
     }
   });
   for (const Chunk& k : chunks) {
-    CUSTOS_RETURN_IF_ERROR(InsertChunk(first + k.begin, lines.subspan(k.begin, k.end - k.begin), k.lines_blob,
+    CUSTOS_RETURN_IF_ERROR(InsertChunk(first + k.begin, k.end - k.begin, k.lines_blob,
                                        payloads.subspan(k.payload_begin, k.payload_end - k.payload_begin),
                                        k.payloads_blob));
   }
   return Status::Ok();
 }
 
-Status RecordStore::InsertChunk(uint64_t first, std::span<const std::string> lines, std::string_view lines_blob,
+Status RecordStore::InsertChunk(uint64_t first, size_t count, std::string_view lines_blob,
                                 std::span<const StoredPayload> payloads, std::string_view payloads_blob) {
-  // The time range is informational (lines are the truth); cheap to find
-  // since every line starts {"index":N,"time":T,...
-  int64_t min_time = INT64_MAX, max_time = INT64_MIN;
-  for (const std::string& l : lines) {
-    size_t at = l.find(",\"time\":");
-    int64_t t = at == std::string::npos ? 0 : std::strtoll(l.c_str() + at + 8, nullptr, 10);
-    min_time = std::min(min_time, t);
-    max_time = std::max(max_time, t);
-  }
   insert_chunk_->Bind(1, static_cast<int64_t>(first));
-  insert_chunk_->Bind(2, static_cast<int64_t>(lines.size()));
-  insert_chunk_->Bind(3, min_time);
-  insert_chunk_->Bind(4, max_time);
-  insert_chunk_->BindBlob(5, lines_blob);
+  insert_chunk_->Bind(2, static_cast<int64_t>(count));
+  insert_chunk_->BindBlob(3, lines_blob);
   CUSTOS_RETURN_IF_ERROR(insert_chunk_->Exec());
   if (payloads.empty()) return Status::Ok();
   insert_payloads_->Bind(1, static_cast<int64_t>(first));

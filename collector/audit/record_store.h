@@ -99,7 +99,7 @@ class RecordStore {
 
  private:
   explicit RecordStore(store::Db& db) : db_(db) {}
-  [[nodiscard]] Status InsertChunk(uint64_t first, std::span<const std::string> lines, std::string_view lines_blob,
+  [[nodiscard]] Status InsertChunk(uint64_t first, size_t count, std::string_view lines_blob,
                                    std::span<const StoredPayload> payloads, std::string_view payloads_blob);
 
   store::Db& db_;

@@ -9,10 +9,9 @@ constexpr uint32_t kFirstStoredLevel = 8;
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteNodeStore>> SqliteNodeStore::Open(store::Db& db) {
-  std::unique_ptr<SqliteNodeStore> s(new SqliteNodeStore());
+Result<std::unique_ptr<SqliteNodeStore>> SqliteNodeStore::Open(store::Db& db, RecordStore& records) {
+  std::unique_ptr<SqliteNodeStore> s(new SqliteNodeStore(records));
   CUSTOS_ASSIGN_OR_RETURN(s->get_, db.Prepare("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2"));
-  CUSTOS_ASSIGN_OR_RETURN(s->records_, RecordStore::Open(db));
   CUSTOS_ASSIGN_OR_RETURN(s->put_, db.Prepare("INSERT OR REPLACE INTO audit_nodes VALUES(?1, ?2, ?3)"));
   return s;
 }
@@ -24,7 +23,7 @@ Result<Hash> SqliteNodeStore::Get(uint32_t level, uint64_t index) {
     std::vector<Hash> hashes;
     const uint64_t begin = index << level, width = uint64_t{1} << level;
     for (uint64_t i = begin; i < begin + width; ++i) {
-      auto line = records_->Line(i);
+      auto line = records_.Line(i);
       if (!line.ok()) return line.status().WithContext("leaf of the audit tree");
       hashes.push_back(LeafHash(*line));
     }
