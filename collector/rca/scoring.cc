@@ -359,6 +359,9 @@ bool IsErrorLogSeries(const std::string& name) {
                                     name == "L|errshare");
 }
 
+// The statement of a log series: its last '|' part ("ERROR o.a.c.c.C…#175").
+std::string LogStatement(const std::string& name) { return name.substr(name.rfind('|') + 1); }
+
 // See RankEntities: callers' ERROR-log evidence shared with anomalous callees.
 void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const CallGraph& graph,
                        double anomalous) {
@@ -381,7 +384,7 @@ void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const Call
   std::map<std::string, std::set<std::string>> writers;  // statement -> entities
   for (const auto& [name, e] : by_entity)
     for (const SeriesScore& s : e.series)
-      if (IsErrorLogSeries(s.name)) writers[s.name.substr(s.name.rfind('|') + 1)].insert(name);
+      if (IsErrorLogSeries(s.name)) writers[LogStatement(s.name)].insert(name);
   std::map<std::string, SeriesScore> credit;  // callee -> its X|errin
   for (auto& [caller, e] : by_entity) {
     auto callees = graph.find(caller);
@@ -395,9 +398,7 @@ void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const Call
     }
     if (sick.empty() || total <= 0) continue;
     for (SeriesScore& s : e.series) {
-      if (!IsErrorLogSeries(s.name) || s.score <= 0 || writers[s.name.substr(s.name.rfind('|') + 1)].size() < 2) {
-        continue;
-      }
+      if (!IsErrorLogSeries(s.name) || s.score <= 0 || writers[LogStatement(s.name)].size() < 2) continue;
       const double z = s.score;
       s.score = z * own[caller] / total;
       for (const std::string& c : sick) {
