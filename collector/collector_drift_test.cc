@@ -153,13 +153,7 @@ TEST(SignalsConfig, IncidentsDriftAndSlosAreReadAndChecked) {
       {"[incidents]\ngroup_window = 5\n", "incidents.group_window"},
       {"[incidents]\nrca_dely = \"1m\"\n", "incidents.rca_dely"},
   };
-  for (const auto& b : bad) {
-    auto f = ConfigFile::Parse(b.toml, "collector.toml");
-    ASSERT_TRUE(f.ok()) << b.toml;
-    auto c = ReadCollectorConfig(*f);
-    ASSERT_FALSE(c.ok()) << b.toml;
-    EXPECT_NE(c.status().message().find(b.error), std::string::npos) << c.status().message();
-  }
+  for (const auto& b : bad) EXPECT_TRUE(ConfigRefused(b.toml, b.error));
 }
 
 }  // namespace

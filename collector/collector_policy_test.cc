@@ -194,13 +194,7 @@ TEST(AlertingConfig, TargetsAndInhibitRulesAreReadAndChecked) {
       {"[alerting]\n[[alerting.inhibit]]\nsource = [\"alertname~x\"]\ntarget = [\"a=b\"]\n", "alerting.inhibit: matcher"},
       {"[alerting]\n[[alerting.inhibit]]\nsource = [\"a=b\"]\n", "needs source and target"},
   };
-  for (const auto& b : bad) {
-    auto f = ConfigFile::Parse(b.toml, "collector.toml");
-    ASSERT_TRUE(f.ok()) << b.toml;
-    auto c = ReadCollectorConfig(*f);
-    ASSERT_FALSE(c.ok()) << b.toml;
-    EXPECT_NE(c.status().message().find(b.error), std::string::npos) << c.status().message();
-  }
+  for (const auto& b : bad) EXPECT_TRUE(ConfigRefused(b.toml, b.error));
 }
 
 }  // namespace

@@ -16,6 +16,20 @@
 
 namespace custos::collector {
 
+// Success when `toml` parses as a collector.toml but ReadCollectorConfig
+// refuses it with a message containing `error`.
+inline ::testing::AssertionResult ConfigRefused(const char* toml, const char* error) {
+  auto file = ConfigFile::Parse(toml, "collector.toml");
+  if (!file.ok()) return ::testing::AssertionFailure() << "not TOML: " << file.status().ToString() << "\n" << toml;
+  auto config = ReadCollectorConfig(*file);
+  if (config.ok()) return ::testing::AssertionFailure() << "accepted:\n" << toml;
+  if (config.status().message().find(error) == std::string::npos) {
+    return ::testing::AssertionFailure() << "refused with \"" << config.status().message() << "\", wanted \"" << error
+                                         << "\"";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 class CollectorTestBase : public ::testing::Test {
  protected:
   // Creates the directory and keys; StartCollector() then starts it.
