@@ -10,6 +10,7 @@
 #include "common/clock.h"
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos {
 namespace {
@@ -30,7 +31,10 @@ SignalWaiter::SignalWaiter() {
   sigset_t set = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("signals");
+    Run();
+  });
 }
 
 SignalWaiter::~SignalWaiter() {

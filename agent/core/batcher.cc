@@ -4,6 +4,7 @@
 
 #include "agent/core/deterministic_key.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "schemas/record_refs.h"
 
 namespace custos::agent {
@@ -59,7 +60,10 @@ void Batcher::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("batcher");
+    Run();
+  });
 }
 
 void Batcher::Stop() {

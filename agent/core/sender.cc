@@ -11,6 +11,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent {
 namespace {
@@ -46,7 +47,10 @@ Sender::~Sender() { Stop(); }
 Status Sender::Start() {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return ErrnoStatus("eventfd", errno);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("sender");
+    Run();
+  });
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "common/time_format.h"
 
 namespace custos::collector {
@@ -215,7 +216,10 @@ void AlertOutbox::Notify() {
 Status AlertOutbox::Start() {
   if (options_.targets.empty()) return Status::Ok();
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("alert-outbox");
+    Run();
+  });
   return Status::Ok();
 }
 

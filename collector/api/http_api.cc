@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::api {
 
@@ -60,7 +61,10 @@ Status HttpApi::Start() {
     return Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                        " (in use? set api.listen)");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    SetThreadName("http-api");
+    server_->listen_after_bind();
+  });
   log::Info("api", "listening", {{"address", options_.host + ":" + std::to_string(port_)}});
   return Status::Ok();
 }

@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::collector {
 namespace {
@@ -60,7 +61,10 @@ void IncidentTracker::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("incidents");
+    Run();
+  });
 }
 
 void IncidentTracker::Stop() {

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::ingest {
 namespace {
@@ -59,8 +60,14 @@ Status IngestServer::Start() {
     return Unavailable("binding ingest socket " + options_.bind + ": " + e.what());
   }
   stop_.store(false);
-  writer_thread_ = std::thread([this] { RunWriter(); });
-  ingest_thread_ = std::thread([this] { RunIngest(); });
+  writer_thread_ = std::thread([this] {
+    SetThreadName("store-writer");
+    RunWriter();
+  });
+  ingest_thread_ = std::thread([this] {
+    SetThreadName("ingest");
+    RunIngest();
+  });
   log::Info("ingest", "listening", {{"endpoint", endpoint_}, {"enrolled_agents", std::to_string(allow_list_.size())}});
   return Status::Ok();
 }

@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::ingest {
 
@@ -26,7 +27,10 @@ Status ZapHandler::Start() {
   }
   Status s = allow_list_.Refresh(true);
   if (!s.ok()) log::Error("zap", "cannot read the enrolment directory", {{"error", s.ToString()}});
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("zap");
+    Run();
+  });
   return Status::Ok();
 }
 

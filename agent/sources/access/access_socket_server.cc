@@ -16,6 +16,7 @@
 #include "common/files.h"
 #include "common/json_text.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::access {
 namespace {
@@ -140,7 +141,10 @@ Result<std::unique_ptr<AccessSocketServer>> AccessSocketServer::Listen(SocketOpt
   return s;
 }
 
-void AccessSocketServer::Start() { thread_ = std::thread([this] { Run(); }); }
+void AccessSocketServer::Start() { thread_ = std::thread([this] {
+    SetThreadName("access-socket");
+    Run();
+  }); }
 
 void AccessSocketServer::Stop() {
   if (!thread_.joinable()) return;

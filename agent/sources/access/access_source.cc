@@ -18,6 +18,7 @@
 #include "agent/sources/access/dataset_map.h"
 #include "agent/sources/access/fanotify_watcher.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::access {
 namespace {
@@ -120,7 +121,10 @@ class AccessSource final : public Source {
         stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (stop_fd_ < 0) return ErrnoStatus("eventfd", errno);
         fanotify_enabled_.Set(1);
-        thread_ = std::thread([this] { RunFanotify(); });
+        thread_ = std::thread([this] {
+          SetThreadName("fanotify");
+          RunFanotify();
+        });
       }
     }
     return Status::Ok();

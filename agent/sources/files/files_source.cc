@@ -19,6 +19,7 @@
 #include "agent/sources/files/tailed_file.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "common/utf8.h"
 
 namespace custos::agent::files {
@@ -117,7 +118,10 @@ class FilesSource final : public Source {
     next_rescan_nanos_ = now + options_.rescan_interval_nanos;
     log::Info(kComponent, "starting",
               {{"files", std::to_string(files_.size())}, {"first_start", first_start_ ? "true" : "false"}});
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      SetThreadName("files");
+      Run();
+    });
     return Status::Ok();
   }
 

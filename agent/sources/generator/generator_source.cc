@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::generator {
 namespace {
@@ -29,7 +30,10 @@ class GeneratorSource final : public Source {
     log::Info("generator", "starting", {{"resume_after", std::to_string(emitted_)},
                                         {"count", std::to_string(count_)}, {"rate", std::to_string(rate_)}});
     start_nanos_ = context_.clock.MonotonicNanos();  // before the thread: the rate counts from Start()
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      SetThreadName("generator");
+      Run();
+    });
     return Status::Ok();
   }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::gpu {
 namespace {
@@ -44,7 +45,10 @@ Status GpuSource::Start(const std::string& /*position*/) {
   if (thread_.joinable()) return FailedPrecondition("gpu source already started");
   running_ = true;
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("gpu");
+    Run();
+  });
   return Status::Ok();
 }
 
@@ -158,7 +162,10 @@ void GpuSource::TryLoad() {
 void GpuSource::MaybeStartEvents() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!running_ || stop_ || watcher_ == nullptr || event_thread_.joinable()) return;
-  event_thread_ = std::thread([this] { RunEvents(); });
+  event_thread_ = std::thread([this] {
+    SetThreadName("gpu-events");
+    RunEvents();
+  });
 }
 
 void GpuSource::RunEvents() {

@@ -13,6 +13,7 @@
 #include "agent/sources/host_metrics/procfs.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::host_metrics {
 namespace {
@@ -327,7 +328,10 @@ Status HostMetricsSource::Start(const std::string& /*position*/) {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return FailedPrecondition("host_metrics already started");
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("host-metrics");
+    Run();
+  });
   return Status::Ok();
 }
 

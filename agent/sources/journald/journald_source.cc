@@ -14,6 +14,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::journald {
 namespace {
@@ -116,7 +117,10 @@ Status JournaldSource::Start(const std::string& position) {
             {{"journal", Where()},
              {"resume_after", position.empty() ? std::string(options_.start_at_end ? "(end)" : "(beginning)")
                                                : position}});
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("journald");
+    Run();
+  });
   return Status::Ok();
 }
 
