@@ -1,16 +1,22 @@
 // Agent cost with every source on, at the mixed load of the capture issue:
 // 1,000 log lines/s (500 appended to a log file, 500 written to a journal by
-// systemd-journal-remote, a second's worth at a time), 200 spans/s over OTLP/HTTP, 200 access events/s on
-// the access socket (fanotify watching an idle dataset root too), host and
+// systemd-journal-remote, a second's worth at a time), 200 spans/s over
+// OTLP/HTTP (20 a request), 200 access events/s on the access socket
+// (fanotify watching an idle dataset root too), host and
 // cgroup metrics every 10 s and the GPU stand-in sampled every 10 s, shipped
 // to a real collector over CURVE. CPU as % of one core and RSS of the agent
 // process, from /proc; the load generators run in this process and are not
 // counted. At the end, every generated record must be in the store.
 //
-//   agent_mixed_bench [seconds=60]
+//   agent_mixed_bench [seconds=60] [json] [close] [spans=N]
+//
+// Spans go as OTLP/protobuf over one kept-alive connection by default, as
+// the OpenTelemetry SDKs' exporters send them; `json` sends OTLP/JSON and
+// `close` opens a connection for every request (the costlier cases).
+// `spans=N` sends N spans a request (default 20, ten requests a second; an
+// SDK's batch span processor sends up to 512 every 5 s).
 //
 // Prints one summary line; see bench/README.md.
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -24,7 +30,10 @@
 #include <string>
 #include <thread>
 
+#include <httplib.h>
+
 #include "agent/sources/journald/journal_remote_testing.h"
+#include "agent/sources/otlp/otlp_compat.pb.h"
 #include "bench/proc_stats.h"
 #include "common/files.h"
 #include "tests/e2e/harness.h"
@@ -47,11 +56,14 @@ std::string Hex(std::mt19937_64& rng, int bytes) {
   return s;
 }
 
-// One OTLP/JSON request with `n` spans; returns the HTTP status (0 on I/O failure).
-int PostSpans(int port, int n, std::mt19937_64& rng) {
-  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
-  std::string trace = Hex(rng, 16);
+// How the load generator sends its spans.
+struct OtlpClient {
+  bool protobuf = true;    // the OTLP/HTTP default encoding; false: OTLP/JSON
+  bool keep_alive = true;  // one kept-alive connection, as SDK exporters hold; false: a connection a request
+  int spans_per_request = 20;
+};
+
+std::string JsonSpans(int n, const std::string& trace, int64_t now, std::mt19937_64& rng) {
   std::string spans;
   for (int i = 0; i < n; ++i) {
     spans += std::string(i ? "," : "") + R"({"traceId":")" + trace + R"(","spanId":")" + Hex(rng, 8) +
@@ -59,26 +71,47 @@ int PostSpans(int port, int n, std::mt19937_64& rng) {
              R"(","endTimeUnixNano":")" + std::to_string(now + 1'500'000) +
              R"(","attributes":[{"key":"http.status_code","value":{"intValue":"200"}}],"status":{"code":1}})";
   }
-  std::string body = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":)"
-                     R"({"stringValue":"inference"}}]},"scopeSpans":[{"spans":[)" + spans + "]}]}]}";
-  std::string req = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return 0;
+  return R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":)"
+         R"({"stringValue":"inference"}}]},"scopeSpans":[{"spans":[)" + spans + "]}]}]}";
+}
+
+// The same spans as JsonSpans, in protobuf.
+std::string ProtoSpans(int n, const std::string& trace_hex, int64_t now, std::mt19937_64& rng) {
+  auto bytes = [](const std::string& hex) {
+    std::string b;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) b += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    return b;
+  };
+  custos::otlp_compat::ExportTraceServiceRequest req;
+  auto* rs = req.add_resource_spans();
+  auto* kv = rs->mutable_resource()->add_attributes();
+  kv->set_key("service.name");
+  kv->mutable_value()->set_string_value("inference");
+  auto* ss = rs->add_scope_spans();
+  for (int i = 0; i < n; ++i) {
+    auto* s = ss->add_spans();
+    s->set_trace_id(bytes(trace_hex));
+    s->set_span_id(bytes(Hex(rng, 8)));
+    s->set_name("GET /predict");
+    s->set_kind(custos::otlp_compat::Span::SPAN_KIND_SERVER);
+    s->set_start_time_unix_nano(static_cast<uint64_t>(now));
+    s->set_end_time_unix_nano(static_cast<uint64_t>(now + 1'500'000));
+    auto* attr = s->add_attributes();
+    attr->set_key("http.status_code");
+    attr->mutable_value()->set_int_value(200);
+    s->mutable_status()->set_code(custos::otlp_compat::Status::STATUS_CODE_OK);
   }
-  std::string reply;
-  char buf[4096];
-  ssize_t r;
-  while ((r = read(fd, buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(r));
-  close(fd);
-  return reply.size() > 12 ? std::atoi(reply.c_str() + 9) : 0;
+  return req.SerializeAsString();
+}
+
+// One OTLP request with `n` spans; returns the HTTP status (0 on I/O failure).
+int PostSpans(httplib::Client& client, const OtlpClient& how, int n, std::mt19937_64& rng) {
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string trace = Hex(rng, 16);
+  auto res = how.protobuf ? client.Post("/v1/traces", ProtoSpans(n, trace, now, rng), "application/x-protobuf")
+                          : client.Post("/v1/traces", JsonSpans(n, trace, now, rng), "application/json");
+  return res ? res->status : 0;
 }
 
 int ConnectUnix(const std::string& path) {
@@ -98,6 +131,20 @@ int ConnectUnix(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace custos;
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 60;
+  OtlpClient how;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "json") {
+      how.protobuf = false;
+    } else if (a == "close") {
+      how.keep_alive = false;
+    } else if (a.rfind("spans=", 0) == 0 && std::atoi(a.c_str() + 6) > 0) {
+      how.spans_per_request = std::atoi(a.c_str() + 6);
+    } else {
+      std::fprintf(stderr, "usage: agent_mixed_bench [seconds=60] [json] [close] [spans=N a request]\n");
+      return 2;
+    }
+  }
   const std::string journal_remote = agent::journald::FindJournalRemote();
   if (journal_remote.empty()) {
     std::fprintf(stderr, "agent_mixed_bench: systemd-journal-remote is needed\n");
@@ -136,13 +183,15 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(3));  // warm up: connect, first samples
 
+  httplib::Client otlp_client("127.0.0.1", otlp_port);
+  otlp_client.set_keep_alive(how.keep_alive);
   std::ofstream log_file(in + "/logs/app.log", std::ios::app);
   std::mt19937_64 rng(1);
   std::vector<agent::journald::ExportEntry> journal_batch;
   const pid_t pid = c.agent_pid();
   const double cpu0 = CpuSeconds(pid);
   std::vector<double> rss;
-  int64_t lines = 0, entries = 0, spans = 0, events = 0, http_errors = 0, busy = 0;
+  int64_t lines = 0, entries = 0, spans = 0, spans_due = 0, events = 0, http_errors = 0, busy = 0;
   const auto t0 = SteadyClock::now();
   // Ten ticks a second: 50 file lines, 50 journal entries, 20 spans, 20 access events.
   for (int tick = 0; tick < seconds * 10; ++tick) {
@@ -168,10 +217,15 @@ int main(int argc, char** argv) {
       }
       journal_batch.clear();
     }
-    if (int code = PostSpans(otlp_port, 20, rng); code == 200) {
-      spans += 20;
-    } else {
-      ++http_errors;
+    // 20 spans are due every tick; they go out `spans_per_request` at a time.
+    spans_due += 20;
+    if (spans_due >= how.spans_per_request) {
+      spans_due -= how.spans_per_request;
+      if (int code = PostSpans(otlp_client, how, how.spans_per_request, rng); code == 200) {
+        spans += how.spans_per_request;
+      } else {
+        ++http_errors;
+      }
     }
     std::string batch;
     for (int i = 0; i < 20; ++i) {
@@ -220,11 +274,14 @@ int main(int argc, char** argv) {
     }
   }
   std::printf(
-      "agent_mixed: %d s, %.0f file lines/s + %.0f journal entries/s + %.0f spans/s + %.0f access events/s, "
+      "agent_mixed: %d s, %.0f file lines/s + %.0f journal entries/s + %.0f spans/s (OTLP/%s, %d a request, %s) + "
+      "%.0f access events/s, "
       "metrics and 2 stand-in GPUs every 10 s: agent CPU %.2f%% of one core, RSS max %.1f MiB "
       "(http errors %lld, busy replies %lld, all stored: %s) | target < 2%% and < 30 MiB\n",
       seconds, static_cast<double>(lines) / elapsed, static_cast<double>(entries) / elapsed,
-      static_cast<double>(spans) / elapsed, static_cast<double>(events) / elapsed, cpu_pct, rss_max,
+      static_cast<double>(spans) / elapsed, how.protobuf ? "protobuf" : "JSON", how.spans_per_request,
+      how.keep_alive ? "one kept-alive connection" : "a connection a request", static_cast<double>(events) / elapsed,
+      cpu_pct, rss_max,
       static_cast<long long>(http_errors), static_cast<long long>(busy), all ? "yes" : "NO");
   std::string rm = "rm -rf '" + in + "'";
   (void)std::system(rm.c_str());

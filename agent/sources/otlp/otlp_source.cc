@@ -1,76 +1,24 @@
 #include "agent/sources/otlp/otlp_source.h"
 
-#include <httplib.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
-#include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 
+#include "agent/sources/otlp/body_decoder.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace custos::agent::otlp {
 namespace {
 
 constexpr int64_t kLogInterval = 10 * kNanosPerSecond;
-
-// httplib's ThreadPool queues accepted connections without bound. This one
-// blocks the accept loop once `max_queued` connections wait for a worker, so
-// further clients wait in the kernel's listen backlog instead of in memory.
-class BoundedThreadPool final : public httplib::TaskQueue {
- public:
-  BoundedThreadPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
-  }
-  BoundedThreadPool(const BoundedThreadPool&) = delete;
-  BoundedThreadPool& operator=(const BoundedThreadPool&) = delete;
-
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    space_.wait(lock, [&] { return jobs_.size() < max_queued_ || shutdown_; });
-    jobs_.push_back(std::move(fn));
-    work_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      shutdown_ = true;
-    }
-    work_.notify_all();
-    space_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
- private:
-  void Work() {
-    while (true) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        work_.wait(lock, [&] { return !jobs_.empty() || shutdown_; });
-        if (jobs_.empty()) return;  // shut down and drained: every accepted socket was served and closed
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      space_.notify_one();
-      fn();
-    }
-  }
-
-  const size_t max_queued_;
-  std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable work_;
-  std::condition_variable space_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  bool shutdown_ = false;                   // guarded by mu_
-};
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return s;
-}
 
 int Seconds(int64_t nanos) { return static_cast<int>(std::max<int64_t>(1, nanos / kNanosPerSecond)); }
 
@@ -93,7 +41,47 @@ Status ParseListen(const std::string& listen, std::string* host, int* port) {
   return Status::Ok();
 }
 
+// One connection (libmicrohttpd's socket context): requests answered on it.
+struct Connection {
+  int requests = 0;
+};
+
+std::string Header(MHD_Connection* connection, const char* name) {
+  const char* v = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+  return v ? v : "";
+}
+
+std::string PeerOf(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!info || !info->client_addr) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (info->client_addr->sa_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(info->client_addr);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (info->client_addr->sa_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(info->client_addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
 }  // namespace
+
+// One request, from its headers to its reply (libmicrohttpd's con_cls).
+struct OtlpSource::Request {
+  std::string method;
+  std::string path;
+  std::string peer;
+  const char* signal_name = "none";
+  Signal signal = Signal::kTraces;
+  Encoding encoding = Encoding::kProtobuf;
+  std::optional<BodyDecoder> body;
+  int64_t deadline_nanos = 0;
+  bool replied = false;
+};
 
 Result<std::unique_ptr<OtlpSource>> OtlpSource::Create(ConfigSection& config, SourceContext& context) {
   OtlpOptions o;
@@ -135,39 +123,83 @@ Result<std::unique_ptr<Source>> CreateOtlpSource(ConfigSection& config, SourceCo
   return std::unique_ptr<Source>(std::move(source));
 }
 
+// libmicrohttpd's callbacks, friends of OtlpSource.
+struct OtlpSource::Callbacks {
+  static void Log(void* cls, const char* format, va_list args) {
+    char line[512];
+    std::vsnprintf(line, sizeof line, format, args);
+    std::string text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    static_cast<OtlpSource*>(cls)->LibraryLog(text);
+  }
+  static MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                           const char* /*version*/, const char* upload_data, size_t* upload_data_size,
+                           void** con_cls) {
+    return static_cast<OtlpSource*>(cls)->Answer(connection, url, method, upload_data, upload_data_size, con_cls)
+               ? MHD_YES
+               : MHD_NO;
+  }
+  static void Completed(void* cls, MHD_Connection* connection, void** con_cls,
+                        MHD_RequestTerminationCode /*why*/) {
+    delete static_cast<Request*>(*con_cls);
+    *con_cls = nullptr;
+    // Between requests a connection may idle for keep_alive_timeout.
+    MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                              static_cast<OtlpSource*>(cls)->options_.keep_alive_timeout_seconds);
+  }
+  static void Connected(void* /*cls*/, MHD_Connection* /*connection*/, void** socket_context,
+                        MHD_ConnectionNotificationCode code) {
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+      *socket_context = new Connection;
+    } else {
+      delete static_cast<Connection*>(*socket_context);
+      *socket_context = nullptr;
+    }
+  }
+};
+
 OtlpSource::OtlpSource(OtlpOptions options, SourceContext& context)
     : options_(std::move(options)), context_(context), handler_(options_.export_options, context, name_) {}
 
 OtlpSource::~OtlpSource() { Stop(); }
 
 Status OtlpSource::Start(const std::string& /*position*/) {
-  if (server_) return FailedPrecondition("otlp source already started");
-  server_ = std::make_unique<httplib::Server>();
-  const size_t threads = static_cast<size_t>(options_.threads);
-  const size_t queued = static_cast<size_t>(options_.max_queued_connections);
-  server_->new_task_queue = [threads, queued] { return new BoundedThreadPool(threads, queued); };
-  server_->set_payload_max_length(options_.max_body_bytes);
-  // httplib also sets SO_REUSEPORT by default, which would let a second
-  // process bind the same port and silently take half the connections.
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  server_->set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_requests));
-  server_->set_keep_alive_timeout(options_.keep_alive_timeout_seconds);
-  server_->set_read_timeout(options_.read_timeout_seconds, 0);
-  server_->set_write_timeout(options_.read_timeout_seconds, 0);
-  Routes();
-  port_ = options_.port == 0 ? server_->bind_to_any_port(options_.host)
-                             : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
-  if (port_ <= 0) {
-    server_.reset();
+  if (daemon_) return FailedPrecondition("otlp source already started");
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(options_.port);
+  if (int rc = getaddrinfo(options_.host.c_str(), service.c_str(), &hints, &found); rc != 0 || !found) {
+    return InvalidArgument("[sources.otlp] listen: cannot resolve '" + options_.host + "': " + gai_strerror(rc));
+  }
+  sockaddr_storage addr{};
+  std::memcpy(&addr, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof addr));
+  freeaddrinfo(found);
+  if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  const unsigned threads = static_cast<unsigned>(options_.threads);
+  // Each worker thread serves its own connections from its own epoll set;
+  // past the limit libmicrohttpd stops accepting and the kernel's backlog
+  // holds new connections.
+  const unsigned connection_limit = threads + static_cast<unsigned>(options_.max_queued_connections);
+  daemon_ = MHD_start_daemon(
+      flags, static_cast<uint16_t>(options_.port), nullptr, nullptr, &Callbacks::Answer, this,
+      MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::Log, this,  // first, so that it gets every message
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
+      MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
+      MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(options_.keep_alive_timeout_seconds),
+      MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::Completed, this,
+      MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::Connected, this,
+      MHD_OPTION_END);
+  if (!daemon_) {
     return Unavailable("otlp: cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                        " (in use? set [sources.otlp] listen)");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // Stop() only stops a running server: wait (bounded) until it runs.
-  for (int i = 0; i < 5000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+  port_ = info ? info->port : options_.port;
   log::Info("otlp", "listening for OTLP/HTTP",
             {{"address", options_.host + ":" + std::to_string(port_)},
              {"wait_durable", options_.export_options.wait_durable ? "true" : "false"}});
@@ -175,157 +207,187 @@ Status OtlpSource::Start(const std::string& /*position*/) {
 }
 
 void OtlpSource::Stop() {
-  if (!server_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
+  if (!daemon_) return;
+  MHD_stop_daemon(daemon_);
+  daemon_ = nullptr;
 }
 
-void OtlpSource::Routes() {
-  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    Signal signal;
-    if (req.path == "/v1/traces") {
-      signal = Signal::kTraces;
-    } else if (req.path == "/v1/logs") {
-      signal = Signal::kLogs;
-    } else {
-      Send("none", req, res, ErrorReply(404, std::nullopt, "not_found", "no such path: " + req.path), true);
-      return httplib::Server::HandlerResponse::Handled;
+bool OtlpSource::Answer(MHD_Connection* connection, const char* url, const char* method, const char* upload_data,
+                        size_t* upload_data_size, void** con_cls) {
+  auto* req = static_cast<Request*>(*con_cls);
+  if (!req) return Begin(connection, url, method, con_cls);
+  if (req->replied) {
+    *upload_data_size = 0;  // an early reply was queued: nothing more is read
+    return true;
+  }
+  if (*upload_data_size > 0) {
+    const size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (context_.clock.MonotonicNanos() > req->deadline_nanos) {
+      // 503, not 408: OTLP exporters retry 503 (and drop on 408), and a
+      // slow link is a transient condition.
+      ExportReply reply = ErrorReply(503, req->encoding, "too_slow",
+                                     "body not received within request_timeout (" +
+                                         std::to_string(options_.request_timeout_nanos / kNanosPerSecond) +
+                                         "s); retry later");
+      reply.retry_after_seconds = options_.export_options.retry_after_seconds;
+      return Drop(*req, reply);
     }
-    if (req.method == "POST") return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("Allow", "POST");
-    Send(SignalName(signal), req, res,
-         ErrorReply(405, std::nullopt, "method_not_allowed", req.method + " " + req.path + ": only POST is allowed"),
-         true);
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res,
-                                     const httplib::ContentReader& reader) {
-    HandlePost(Signal::kTraces, req, res, reader);
-  });
-  server_->Post("/v1/logs", [this](const httplib::Request& req, httplib::Response& res,
-                                   const httplib::ContentReader& reader) {
-    HandlePost(Signal::kLogs, req, res, reader);
-  });
+    req->body->Feed(upload_data, n);
+    // Past the bound, up to max_body_bytes more are read and dropped, so
+    // that a client still sending gets the 413 rather than a reset; beyond
+    // that the read stops.
+    if (req->body->state() == BodyDecoder::kTooLarge && req->body->wire_bytes() > 2 * options_.max_body_bytes) {
+      return Drop(*req, TooLarge(*req));
+    }
+    return true;
+  }
+  // The whole body is in.
+  switch (req->body->Finish()) {
+    case BodyDecoder::kTooLarge:
+      return Reply(connection, *req, TooLarge(*req), true);
+    case BodyDecoder::kBadData:
+      return Reply(connection, *req,
+                   ErrorReply(400, req->encoding, "unreadable_body",
+                              "cannot read the body: bad " + Header(connection, "Content-Encoding") + " data"),
+                   true);
+    case BodyDecoder::kOk:
+      break;
+  }
+  std::string body = req->body->TakeBody();
+  ExportReply reply = handler_.Handle(req->signal, req->encoding, body);
+  bool close = false;
+  if (const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+      info && info->socket_context) {
+    close = ++static_cast<Connection*>(info->socket_context)->requests >= options_.keep_alive_requests;
+  }
+  return Reply(connection, *req, reply, close);
 }
 
-void OtlpSource::HandlePost(Signal signal, const httplib::Request& req, httplib::Response& res,
-                            const httplib::ContentReader& reader) {
-  const char* signal_name = SignalName(signal);
-  const std::string content_type = req.get_header_value("Content-Type");
+bool OtlpSource::Begin(MHD_Connection* connection, const char* url, const char* method, void** con_cls) {
+  static thread_local bool named = false;
+  if (!named) {
+    SetThreadName("otlp-http");
+    named = true;
+  }
+  auto* req = new Request;
+  *con_cls = req;
+  req->method = method;
+  req->path = url;
+  req->peer = PeerOf(connection);
+  MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                            static_cast<unsigned>(options_.read_timeout_seconds));
+  // Replies before the body close the connection: its unread rest must not
+  // be parsed as the next request.
+  if (req->path == "/v1/traces") {
+    req->signal = Signal::kTraces;
+  } else if (req->path == "/v1/logs") {
+    req->signal = Signal::kLogs;
+  } else {
+    return Reply(connection, *req, ErrorReply(404, std::nullopt, "not_found", "no such path: " + req->path), true);
+  }
+  req->signal_name = SignalName(req->signal);
+  if (req->method != "POST") {
+    return Reply(connection, *req,
+                 ErrorReply(405, std::nullopt, "method_not_allowed",
+                            req->method + " " + req->path + ": only POST is allowed"),
+                 true);
+  }
+  const std::string content_type = Header(connection, "Content-Type");
   std::optional<Encoding> encoding = ParseContentType(content_type);
   if (!encoding) {
-    Send(signal_name, req, res,
-         ErrorReply(415, std::nullopt, "unsupported_media_type",
-                    "Content-Type '" + content_type + "': use application/x-protobuf or application/json"),
-         true);
-    return;
+    return Reply(connection, *req,
+                 ErrorReply(415, std::nullopt, "unsupported_media_type",
+                            "Content-Type '" + content_type + "': use application/x-protobuf or application/json"),
+                 true);
   }
-  // httplib inflates gzip and deflate bodies as it reads them (and would pass
-  // anything else through undecoded): refuse the rest before reading.
-  const std::string content_encoding = Lower(req.get_header_value("Content-Encoding"));
-  if (!content_encoding.empty() && content_encoding != "identity" && content_encoding != "gzip" &&
-      content_encoding != "deflate") {
-    Send(signal_name, req, res,
-         ErrorReply(415, encoding, "unsupported_encoding",
-                    "Content-Encoding '" + content_encoding + "': use gzip or none"),
-         true);
-    return;
+  req->encoding = *encoding;
+  const std::string content_encoding = Header(connection, "Content-Encoding");
+  std::optional<BodyDecoder::Coding> coding = BodyDecoder::ParseContentEncoding(content_encoding);
+  if (!coding) {
+    return Reply(connection, *req,
+                 ErrorReply(415, encoding, "unsupported_encoding",
+                            "Content-Encoding '" + content_encoding + "': use gzip or none"),
+                 true);
   }
   // The bound applies to the bytes after decompression too (gzip bombs).
-  // Past it, up to max_body_bytes more are read and dropped so that a client
-  // still sending gets the 413 rather than a connection reset; beyond that
-  // the read stops.
-  //
-  // httplib's read_timeout bounds each wait for bytes, not the whole body: a
-  // client trickling a byte now and then could hold a worker for hours. The
-  // body must arrive within request_timeout of the handler starting (checked
-  // as each piece arrives, so the bound is request_timeout + read_timeout).
-  const int64_t deadline = context_.clock.MonotonicNanos() + options_.request_timeout_nanos;
-  std::string body;
-  bool too_large = false;
-  bool too_slow = false;
-  uint64_t dropped = 0;
-  const bool read = reader([&](const char* data, size_t n) {
-    if (context_.clock.MonotonicNanos() > deadline) {
-      too_slow = true;
-      return false;
-    }
-    if (!too_large && body.size() + n <= options_.max_body_bytes) {
-      body.append(data, n);
-      return true;
-    }
-    if (!too_large) {
-      too_large = true;
-      body.clear();
-      body.shrink_to_fit();
-    }
-    dropped += n;
-    return dropped <= options_.max_body_bytes;
-  });
-  if (too_large || res.status == 413) {
-    Send(signal_name, req, res,
-         ErrorReply(413, encoding, "too_large",
-                    "body above max_body_bytes (" + std::to_string(options_.max_body_bytes) +
-                        (content_encoding.empty() ? " bytes)" : " bytes once decompressed)")),
-         true);
-    return;
-  }
-  if (too_slow) {
-    // 503, not 408: OTLP exporters retry 503 (and drop on 408), and a slow
-    // link is a transient condition.
-    ExportReply reply = ErrorReply(503, encoding, "too_slow",
-                                   "body not received within request_timeout (" +
-                                       std::to_string(options_.request_timeout_nanos / kNanosPerSecond) +
-                                       "s); retry later");
-    reply.retry_after_seconds = options_.export_options.retry_after_seconds;
-    Send(signal_name, req, res, reply, true);
-    return;
-  }
-  if (!read) {
-    Send(signal_name, req, res,
-         ErrorReply(400, encoding, "unreadable_body",
-                    content_encoding.empty() ? "cannot read the body (connection broken or timed out)"
-                                             : "cannot read the body: bad " + content_encoding +
-                                                   " data, or the connection broke"),
-         true);
-    return;
-  }
-  Send(signal_name, req, res, handler_.Handle(signal, *encoding, body), false);
+  req->body.emplace(*coding, options_.max_body_bytes);
+  // The per-read timeout (read_timeout) does not bound the whole body: a
+  // client trickling a byte now and then could hold a connection for hours.
+  req->deadline_nanos = context_.clock.MonotonicNanos() + options_.request_timeout_nanos;
+  return true;
 }
 
-void OtlpSource::Send(const char* signal, const httplib::Request& req, httplib::Response& res,
-                      const ExportReply& reply, bool close_connection) {
-  res.status = reply.http_status;
-  res.set_content(reply.body, reply.content_type.c_str());
-  if (reply.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(reply.retry_after_seconds));
-  // The rest of an unread body must not be parsed as the next request.
-  if (close_connection) res.set_header("Connection", "close");
+bool OtlpSource::Drop(Request& req, const ExportReply& reply) {
+  req.replied = true;
+  ExportReply dropped = reply;
+  dropped.message += " (connection closed mid-body, no reply sent)";
+  Count(req, dropped);
+  return false;
+}
 
+ExportReply OtlpSource::TooLarge(const Request& req) const {
+  return ErrorReply(413, req.encoding, "too_large",
+                    "body above max_body_bytes (" + std::to_string(options_.max_body_bytes) +
+                        (req.body && req.body->wire_bytes() != req.body->body().size() && req.body->state() !=
+                                BodyDecoder::kOk
+                             ? " bytes, once decompressed)"
+                             : " bytes)"));
+}
+
+bool OtlpSource::Reply(MHD_Connection* connection, Request& req, const ExportReply& reply, bool close_connection) {
+  req.replied = true;
+  MHD_Response* res =
+      MHD_create_response_from_buffer(reply.body.size(), const_cast<char*>(reply.body.data()), MHD_RESPMEM_MUST_COPY);
+  if (!res) return false;
+  MHD_add_response_header(res, "Content-Type", reply.content_type.c_str());
+  if (reply.retry_after_seconds > 0) {
+    MHD_add_response_header(res, "Retry-After", std::to_string(reply.retry_after_seconds).c_str());
+  }
+  if (reply.http_status == 405) MHD_add_response_header(res, "Allow", "POST");
+  if (close_connection) MHD_add_response_header(res, "Connection", "close");
+  const bool queued = MHD_queue_response(connection, static_cast<unsigned>(reply.http_status), res) == MHD_YES;
+  MHD_destroy_response(res);
+  Count(req, reply);
+  return queued;
+}
+
+bool OtlpSource::MayLog(uint64_t* suppressed) {
+  // One line per kLogInterval at most: a misbehaving client must not flood the journal.
+  std::lock_guard<std::mutex> lock(log_mu_);
+  int64_t now = context_.clock.MonotonicNanos();
+  if (last_log_nanos_ != INT64_MIN && now - last_log_nanos_ < kLogInterval) {
+    suppressed_logs_++;
+    return false;
+  }
+  last_log_nanos_ = now;
+  *suppressed = suppressed_logs_;
+  suppressed_logs_ = 0;
+  return true;
+}
+
+void OtlpSource::LibraryLog(const std::string& text) {
+  // Closing a connection on purpose (Drop) is logged by Count already.
+  if (text.find("Application reported internal error") != std::string::npos) return;
+  uint64_t suppressed = 0;
+  if (!MayLog(&suppressed)) return;
+  log::Warn("otlp", "http server: " + text, {{"suppressed_since_last", std::to_string(suppressed)}});
+}
+
+void OtlpSource::Count(const Request& req, const ExportReply& reply) {
   MetricsRegistry& m = context_.metrics;
   m.GetCounter("custos_otlp_requests_total", "OTLP/HTTP requests by signal and status code",
-               {{"signal", signal}, {"code", std::to_string(reply.http_status)}})
+               {{"signal", req.signal_name}, {"code", std::to_string(reply.http_status)}})
       .Increment();
   if (reply.reason.empty()) return;
   m.GetCounter("custos_otlp_errors_total",
                "OTLP/HTTP requests not fully taken, by reason (partial = some records rejected as invalid)",
                {{"reason", reply.reason}})
       .Increment();
-  // One line per kLogInterval at most: a misbehaving client must not flood the journal.
   uint64_t suppressed = 0;
-  {
-    std::lock_guard<std::mutex> lock(log_mu_);
-    int64_t now = context_.clock.MonotonicNanos();
-    if (last_log_nanos_ != INT64_MIN && now - last_log_nanos_ < kLogInterval) {
-      suppressed_logs_++;
-      return;
-    }
-    last_log_nanos_ = now;
-    suppressed = suppressed_logs_;
-    suppressed_logs_ = 0;
-  }
+  if (!MayLog(&suppressed)) return;
   log::Warn("otlp", "request not fully taken",
-            {{"peer", req.remote_addr + ":" + std::to_string(req.remote_port)},
+            {{"peer", req.peer},
              {"request", req.method + " " + req.path},
              {"status", std::to_string(reply.http_status)},
              {"reason", reply.reason},

@@ -19,18 +19,20 @@
 // Retry-After), so a restart loses nothing the client was told was received;
 // the agent's spool resume (Start(position)) does not apply.
 //
-// Bounds: `threads` HTTP worker threads; at most `max_queued_connections`
-// accepted connections wait for one (then accepting pauses and the kernel's
-// backlog holds the rest); keep-alive for at most keep_alive_requests requests
-// and keep_alive_timeout idle. Slow clients: httplib only bounds each wait for
-// bytes (read_timeout), so the source adds a deadline for the body:
-// request_timeout from the handler's start, checked as each piece of body
-// arrives (503 + Retry-After past it). NOT bounded: the request line and
-// headers, which httplib (0.11) reads before the handler runs with only the
-// per-read timeout and an 8KiB limit per header line, not on their number: a
-// client trickling headers holds a worker as long as it likes. `threads`,
-// max_queued_connections and the loopback default listen address are the
-// defence there (a local client that misbehaves can only stall OTLP intake). See README.md for every config key of [sources.otlp].
+// The server is libmicrohttpd (the one systemd-journal-remote uses): `threads`
+// threads, each waiting on its own epoll set, so an idle keep-alive
+// connection costs nothing until bytes arrive.
+//
+// Bounds: at most threads + max_queued_connections connections at once (then
+// accepting pauses and the kernel's backlog holds the rest); a request's line
+// and headers must fit in libmicrohttpd's 32KiB per connection (else 431);
+// keep-alive for at most keep_alive_requests requests and keep_alive_timeout
+// idle; read_timeout of silence in a request closes it. A client trickling
+// bytes resets that timer, so the source adds a deadline for the body:
+// request_timeout from the headers, checked as each piece of body arrives
+// (503 + Retry-After past it). A request being answered (waiting for the
+// spool's fsync) holds its thread's other connections. See README.md for
+// every config key of [sources.otlp].
 //
 // Metrics: custos_otlp_requests_total{signal,code},
 // custos_otlp_errors_total{reason}, custos_otlp_records_total{signal,outcome}.
@@ -42,21 +44,17 @@
 // Thread-safe: Start/Stop from one thread; requests run on the server's threads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "agent/core/source.h"
 #include "agent/sources/otlp/export_handler.h"
 
-namespace httplib {
-class ContentReader;
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+struct MHD_Connection;
+struct MHD_Daemon;
 
 namespace custos::agent::otlp {
 
@@ -88,20 +86,32 @@ class OtlpSource final : public Source {
   // Binds and starts serving; `position` is unused (see above). UNAVAILABLE
   // when the address cannot be bound.
   Status Start(const std::string& position) override;
-  // Stops accepting, finishes the requests in progress and joins (idle
-  // keep-alive connections may hold this up to keep_alive_timeout).
+  // Stops accepting, finishes the requests in progress, closes every
+  // connection and joins.
   void Stop() override;
 
   // The bound port once Start() succeeded.
   int port() const { return port_; }
 
  private:
-  void Routes();
-  void HandlePost(Signal signal, const httplib::Request& req, httplib::Response& res,
-                  const httplib::ContentReader& reader);
-  // Writes `reply` into `res`, counts it and logs refusals (rate-limited).
-  void Send(const char* signal, const httplib::Request& req, httplib::Response& res, const ExportReply& reply,
-            bool close_connection);
+  struct Callbacks;  // libmicrohttpd's callbacks
+  struct Request;    // one request's state
+
+  // libmicrohttpd's access handler: false closes the connection.
+  bool Answer(MHD_Connection* connection, const char* url, const char* method, const char* upload_data,
+              size_t* upload_data_size, void** con_cls);
+  // The headers are in: routes the request, or replies at once.
+  bool Begin(MHD_Connection* connection, const char* url, const char* method, void** con_cls);
+  ExportReply TooLarge(const Request& req) const;
+  // Queues `reply`, counts it and logs refusals (rate-limited).
+  bool Reply(MHD_Connection* connection, Request& req, const ExportReply& reply, bool close_connection);
+  // Mid-body, libmicrohttpd cannot queue a reply: counts and logs `reply`
+  // and returns false, which closes the connection.
+  bool Drop(Request& req, const ExportReply& reply);
+  void Count(const Request& req, const ExportReply& reply);
+  // The shared rate limit of this source's warnings.
+  bool MayLog(uint64_t* suppressed);
+  void LibraryLog(const std::string& text);
 
   // constant after construction
   const std::string name_ = "otlp";
@@ -109,8 +119,7 @@ class OtlpSource final : public Source {
   SourceContext& context_;
   ExportHandler handler_;  // thread-safe itself
 
-  std::unique_ptr<httplib::Server> server_;  // set by Start(), read by Stop(), same thread
-  std::thread thread_;
+  MHD_Daemon* daemon_ = nullptr;  // set by Start(), read by Stop(), same thread
   int port_ = -1;
 
   std::mutex log_mu_;

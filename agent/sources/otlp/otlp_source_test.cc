@@ -471,6 +471,21 @@ TEST(OtlpSourceTest, ConfigErrors) {
   EXPECT_FALSE(file->Finish().ok());
 }
 
+TEST(OtlpSourceTest, ListenTakesHostNamesAndRefusesUnknownOnes) {
+  Harness h;
+  auto by_name = h.StartSource("listen = \"localhost:0\"\n");
+  EXPECT_EQ(PostTraces(by_name->port(), MakeTraceRequest(1)).status, 200);
+  by_name->Stop();
+  auto file = ConfigFile::Parse("[sources.otlp]\nlisten = \"no-such-host.invalid:4318\"\n", "agent.toml");
+  ASSERT_TRUE(file.ok());
+  ConfigSection section = file->Section("sources").Section("otlp");
+  auto source = OtlpSource::Create(section, *h.context);
+  ASSERT_TRUE(source.ok());
+  Status s = (*source)->Start("");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.ToString().find("no-such-host.invalid"), std::string::npos) << s.ToString();
+}
+
 TEST(OtlpSourceTest, BusyPortIsUnavailable) {
   Harness h;
   auto first = h.StartSource();
