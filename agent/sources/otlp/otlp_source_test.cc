@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -439,6 +442,33 @@ TEST(OtlpSourceTest, ConcurrentClientsAreAllServedOnce) {
   for (const v1::Resource& r : spooled.resources) per_client[r.service_name()]++;
   EXPECT_EQ(per_client.size(), static_cast<size_t>(kClients));
   for (const auto& [service, n] : per_client) EXPECT_EQ(n, kRequests) << service;
+}
+
+TEST(OtlpSourceTest, ConnectionsPastTheLimitWaitAndIdleOnesAreClosed) {
+  Harness h;
+  // At most threads + max_queued_connections = 2 connections at once.
+  auto src = h.StartSource(
+      "listen = \"127.0.0.1:0\"\nthreads = 1\nmax_queued_connections = 1\nkeep_alive_timeout = \"1s\"\n");
+  auto connect_idle = [&] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(src->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  };
+  int idle[2] = {connect_idle(), connect_idle()};
+  // Two silent connections fill the limit: the next waits in the backlog
+  // until keep_alive_timeout closes them, and is then served.
+  EXPECT_EQ(PostTraces(src->port(), MakeTraceRequest(1)).status, 200);
+  // So by the time the reply came, both idle connections had been closed.
+  for (int fd : idle) {
+    char c;
+    EXPECT_EQ(recv(fd, &c, 1, MSG_DONTWAIT), 0) << "the idle connection is still open";
+    close(fd);
+  }
+  EXPECT_EQ(SpanNames(h).size(), 1u);
 }
 
 TEST(OtlpSourceTest, ConfigErrors) {
