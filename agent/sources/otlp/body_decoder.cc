@@ -35,6 +35,10 @@ void BodyDecoder::Overflow() {
 BodyDecoder::State BodyDecoder::Feed(const char* data, size_t n) {
   wire_bytes_ += n;
   if (state_ != kOk) return state_;
+  if (wire_bytes_ > max_bytes_) {
+    Overflow();
+    return state_;
+  }
   if (coding_ != kIdentity) return Inflate(data, n);
   if (body_.size() + n > max_bytes_) {
     Overflow();

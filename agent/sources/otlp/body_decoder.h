@@ -1,6 +1,7 @@
 // Collects an HTTP request body as it arrives, inflating gzip or deflate
-// (zlib) content encodings on the fly, and bounds what it keeps: at most
-// `max_bytes` after decompression, so a small gzip bomb cannot balloon.
+// (zlib) content encodings on the fly, and bounds it: at most `max_bytes` as
+// sent and at most `max_bytes` after decompression, so a small gzip bomb
+// cannot balloon.
 //
 //   BodyDecoder body(BodyDecoder::kGzip, 8 << 20);
 //   for (each piece) if (body.Feed(data, n) != BodyDecoder::kOk) break;
@@ -38,6 +39,7 @@ class BodyDecoder {
   // Call at the end of the body: a compressed stream cut short is kBadData.
   State Finish();
 
+  Coding coding() const { return coding_; }
   State state() const { return state_; }
   const std::string& body() const { return body_; }
   std::string&& TakeBody() { return std::move(body_); }

@@ -10,6 +10,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "agent/sources/otlp/body_decoder.h"
 #include "common/log.h"
@@ -79,8 +80,8 @@ struct OtlpSource::Request {
   Signal signal = Signal::kTraces;
   Encoding encoding = Encoding::kProtobuf;
   std::optional<BodyDecoder> body;
+  std::string content_encoding;  // as sent, for messages
   int64_t deadline_nanos = 0;
-  bool replied = false;
 };
 
 Result<std::unique_ptr<OtlpSource>> OtlpSource::Create(ConfigSection& config, SourceContext& context) {
@@ -135,9 +136,16 @@ struct OtlpSource::Callbacks {
   static MHD_Result Answer(void* cls, MHD_Connection* connection, const char* url, const char* method,
                            const char* /*version*/, const char* upload_data, size_t* upload_data_size,
                            void** con_cls) {
-    return static_cast<OtlpSource*>(cls)->Answer(connection, url, method, upload_data, upload_data_size, con_cls)
-               ? MHD_YES
-               : MHD_NO;
+    // Exceptions (bad_alloc) must not unwind through libmicrohttpd's C
+    // frames: the connection is closed instead.
+    try {
+      return static_cast<OtlpSource*>(cls)->Answer(connection, url, method, upload_data, upload_data_size, con_cls)
+                 ? MHD_YES
+                 : MHD_NO;
+    } catch (const std::exception& e) {
+      static_cast<OtlpSource*>(cls)->LibraryLog(std::string("request failed: ") + e.what());
+      return MHD_NO;
+    }
   }
   static void Completed(void* cls, MHD_Connection* connection, void** con_cls,
                         MHD_RequestTerminationCode /*why*/) {
@@ -145,7 +153,7 @@ struct OtlpSource::Callbacks {
     *con_cls = nullptr;
     // Between requests a connection may idle for keep_alive_timeout.
     MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
-                              static_cast<OtlpSource*>(cls)->options_.keep_alive_timeout_seconds);
+                              static_cast<unsigned>(static_cast<OtlpSource*>(cls)->options_.keep_alive_timeout_seconds));
   }
   static void Connected(void* /*cls*/, MHD_Connection* /*connection*/, void** socket_context,
                         MHD_ConnectionNotificationCode code) {
@@ -165,45 +173,70 @@ OtlpSource::~OtlpSource() { Stop(); }
 
 Status OtlpSource::Start(const std::string& /*position*/) {
   if (daemon_) return FailedPrecondition("otlp source already started");
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
+  hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
   addrinfo* found = nullptr;
   const std::string service = std::to_string(options_.port);
   if (int rc = getaddrinfo(options_.host.c_str(), service.c_str(), &hints, &found); rc != 0 || !found) {
     return InvalidArgument("[sources.otlp] listen: cannot resolve '" + options_.host + "': " + gai_strerror(rc));
   }
-  sockaddr_storage addr{};
-  std::memcpy(&addr, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof addr));
+  // IPv4 addresses first ("localhost" may list ::1 first), then the rest,
+  // each tried until one binds.
+  std::vector<sockaddr_storage> addresses;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (addrinfo* a = found; a; a = a->ai_next) {
+      if ((a->ai_family == AF_INET) != (pass == 0) || a->ai_addrlen > sizeof(sockaddr_storage)) continue;
+      sockaddr_storage addr{};
+      std::memcpy(&addr, a->ai_addr, a->ai_addrlen);
+      addresses.push_back(addr);
+    }
+  }
   freeaddrinfo(found);
-  if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  const unsigned threads = static_cast<unsigned>(options_.threads);
-  // Each worker thread serves its own connections from its own epoll set;
-  // past the limit libmicrohttpd stops accepting and the kernel's backlog
-  // holds new connections.
-  const unsigned connection_limit = threads + static_cast<unsigned>(options_.max_queued_connections);
-  daemon_ = MHD_start_daemon(
-      flags, static_cast<uint16_t>(options_.port), nullptr, nullptr, &Callbacks::Answer, this,
-      MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::Log, this,  // first, so that it gets every message
-      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
-      MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
-      MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(options_.keep_alive_timeout_seconds),
-      MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::Completed, this,
-      MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::Connected, this,
-      MHD_OPTION_END);
+  for (sockaddr_storage& addr : addresses) {
+    daemon_ = StartDaemon(addr);
+    if (daemon_) break;
+  }
   if (!daemon_) {
     return Unavailable("otlp: cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                        " (in use? set [sources.otlp] listen)");
   }
   const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
   port_ = info ? info->port : options_.port;
+  const bool v6 = options_.host.find(':') != std::string::npos;
   log::Info("otlp", "listening for OTLP/HTTP",
-            {{"address", options_.host + ":" + std::to_string(port_)},
+            {{"address", (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port_)},
              {"wait_durable", options_.export_options.wait_durable ? "true" : "false"}});
   return Status::Ok();
+}
+
+MHD_Daemon* OtlpSource::StartDaemon(sockaddr_storage& addr) {
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (addr.ss_family == AF_INET6) {
+    flags |= MHD_USE_IPv6;
+    // "::" takes IPv4 too, as it did before (libmicrohttpd binds IPv6-only otherwise).
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    if (IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr)) flags |= MHD_USE_DUAL_STACK;
+  }
+  const unsigned threads = static_cast<unsigned>(options_.threads);
+  // Each thread serves its own connections from its own epoll set; past the
+  // limit libmicrohttpd stops accepting and the kernel's backlog holds new
+  // connections.
+  const unsigned connection_limit = threads + static_cast<unsigned>(options_.max_queued_connections);
+  // A pool of 0 or 1 thread makes libmicrohttpd warn: leave the option out.
+  auto start = [&](auto... pool) {
+    return MHD_start_daemon(
+        flags, static_cast<uint16_t>(options_.port), nullptr, nullptr, &Callbacks::Answer, this,
+        MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::Log, this,  // first, so that it gets every message
+        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr), pool...,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(options_.keep_alive_timeout_seconds),
+        MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::Completed, this,
+        MHD_OPTION_NOTIFY_CONNECTION, &Callbacks::Connected, this,
+        MHD_OPTION_END);
+  };
+  return threads > 1 ? start(MHD_OPTION_THREAD_POOL_SIZE, threads) : start();
 }
 
 void OtlpSource::Stop() {
@@ -216,10 +249,7 @@ bool OtlpSource::Answer(MHD_Connection* connection, const char* url, const char*
                         size_t* upload_data_size, void** con_cls) {
   auto* req = static_cast<Request*>(*con_cls);
   if (!req) return Begin(connection, url, method, con_cls);
-  if (req->replied) {
-    *upload_data_size = 0;  // an early reply was queued: nothing more is read
-    return true;
-  }
+  // Once a reply is queued libmicrohttpd calls no more, so this is the body.
   if (*upload_data_size > 0) {
     const size_t n = *upload_data_size;
     *upload_data_size = 0;
@@ -237,8 +267,8 @@ bool OtlpSource::Answer(MHD_Connection* connection, const char* url, const char*
     // Past the bound, up to max_body_bytes more are read and dropped, so
     // that a client still sending gets the 413 rather than a reset; beyond
     // that the read stops.
-    if (req->body->state() == BodyDecoder::kTooLarge && req->body->wire_bytes() > 2 * options_.max_body_bytes) {
-      return Drop(*req, TooLarge(*req));
+    if (req->body->state() != BodyDecoder::kOk && req->body->wire_bytes() > 2 * options_.max_body_bytes) {
+      return Drop(*req, req->body->state() == BodyDecoder::kTooLarge ? TooLarge(*req) : BadBody(*req));
     }
     return true;
   }
@@ -247,10 +277,7 @@ bool OtlpSource::Answer(MHD_Connection* connection, const char* url, const char*
     case BodyDecoder::kTooLarge:
       return Reply(connection, *req, TooLarge(*req), true);
     case BodyDecoder::kBadData:
-      return Reply(connection, *req,
-                   ErrorReply(400, req->encoding, "unreadable_body",
-                              "cannot read the body: bad " + Header(connection, "Content-Encoding") + " data"),
-                   true);
+      return Reply(connection, *req, BadBody(*req), true);
     case BodyDecoder::kOk:
       break;
   }
@@ -312,6 +339,15 @@ bool OtlpSource::Begin(MHD_Connection* connection, const char* url, const char* 
   }
   // The bound applies to the bytes after decompression too (gzip bombs).
   req->body.emplace(*coding, options_.max_body_bytes);
+  req->content_encoding = content_encoding;
+  // A declared length past the bound is answered before the body is sent
+  // (a client that asked "Expect: 100-continue" never sends it).
+  const std::string declared = Header(connection, "Content-Length");
+  uint64_t length = 0;
+  if (auto [end, ec] = std::from_chars(declared.data(), declared.data() + declared.size(), length);
+      ec == std::errc() && end == declared.data() + declared.size() && length > options_.max_body_bytes) {
+    return Reply(connection, *req, TooLarge(*req), true);
+  }
   // The per-read timeout (read_timeout) does not bound the whole body: a
   // client trickling a byte now and then could hold a connection for hours.
   req->deadline_nanos = context_.clock.MonotonicNanos() + options_.request_timeout_nanos;
@@ -319,9 +355,9 @@ bool OtlpSource::Begin(MHD_Connection* connection, const char* url, const char* 
 }
 
 bool OtlpSource::Drop(Request& req, const ExportReply& reply) {
-  req.replied = true;
   ExportReply dropped = reply;
   dropped.message += " (connection closed mid-body, no reply sent)";
+  dropped.http_status = 0;  // counted as code "none"
   Count(req, dropped);
   return false;
 }
@@ -329,17 +365,22 @@ bool OtlpSource::Drop(Request& req, const ExportReply& reply) {
 ExportReply OtlpSource::TooLarge(const Request& req) const {
   return ErrorReply(413, req.encoding, "too_large",
                     "body above max_body_bytes (" + std::to_string(options_.max_body_bytes) +
-                        (req.body && req.body->wire_bytes() != req.body->body().size() && req.body->state() !=
-                                BodyDecoder::kOk
-                             ? " bytes, once decompressed)"
-                             : " bytes)"));
+                        (req.body && req.body->coding() != BodyDecoder::kIdentity ? " bytes, compressed or once decompressed)"
+                                                                                  : " bytes)"));
+}
+
+ExportReply OtlpSource::BadBody(const Request& req) const {
+  return ErrorReply(400, req.encoding, "unreadable_body",
+                    "cannot read the body: bad " + req.content_encoding + " data");
 }
 
 bool OtlpSource::Reply(MHD_Connection* connection, Request& req, const ExportReply& reply, bool close_connection) {
-  req.replied = true;
   MHD_Response* res =
       MHD_create_response_from_buffer(reply.body.size(), const_cast<char*>(reply.body.data()), MHD_RESPMEM_MUST_COPY);
-  if (!res) return false;
+  if (!res) {
+    LibraryLog("cannot create a reply; closing the connection");
+    return false;
+  }
   MHD_add_response_header(res, "Content-Type", reply.content_type.c_str());
   if (reply.retry_after_seconds > 0) {
     MHD_add_response_header(res, "Retry-After", std::to_string(reply.retry_after_seconds).c_str());
@@ -377,7 +418,8 @@ void OtlpSource::LibraryLog(const std::string& text) {
 void OtlpSource::Count(const Request& req, const ExportReply& reply) {
   MetricsRegistry& m = context_.metrics;
   m.GetCounter("custos_otlp_requests_total", "OTLP/HTTP requests by signal and status code",
-               {{"signal", req.signal_name}, {"code", std::to_string(reply.http_status)}})
+               {{"signal", req.signal_name},
+                {"code", reply.http_status == 0 ? "none" : std::to_string(reply.http_status)}})
       .Increment();
   if (reply.reason.empty()) return;
   m.GetCounter("custos_otlp_errors_total",
@@ -389,7 +431,7 @@ void OtlpSource::Count(const Request& req, const ExportReply& reply) {
   log::Warn("otlp", "request not fully taken",
             {{"peer", req.peer},
              {"request", req.method + " " + req.path},
-             {"status", std::to_string(reply.http_status)},
+             {"status", reply.http_status == 0 ? "none (connection closed)" : std::to_string(reply.http_status)},
              {"reason", reply.reason},
              {"error", reply.message},
              {"suppressed_since_last", std::to_string(suppressed)}});

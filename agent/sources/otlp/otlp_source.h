@@ -8,9 +8,12 @@
 //   Content-Encoding gzip, deflate or none. Other paths 404, other methods 405.
 //
 // Replies follow the OTLP/HTTP spec (see export_handler.h for 200/400/503):
-// 413 when the body, compressed or decompressed, passes max_body_bytes; 415
+// 413 when the body, compressed or decompressed, passes max_body_bytes (a
+// declared Content-Length past it is answered before the body is sent); 415
 // for another Content-Type or Content-Encoding. Error replies close the
-// connection when the body was left unread.
+// connection when the body was left unread. Mid-body, libmicrohttpd cannot
+// reply: a body sent on past twice the bound, or past request_timeout, gets
+// its connection closed without a reply (counted with code "none").
 //
 // What a 200 means, and restarts: the source keeps no position. A 200 is sent
 // only after batcher.Add() took the records and, with wait_durable (default),
@@ -26,13 +29,13 @@
 // Bounds: at most threads + max_queued_connections connections at once (then
 // accepting pauses and the kernel's backlog holds the rest); a request's line
 // and headers must fit in libmicrohttpd's 32KiB per connection (else 431);
-// keep-alive for at most keep_alive_requests requests and keep_alive_timeout
-// idle; read_timeout of silence in a request closes it. A client trickling
-// bytes resets that timer, so the source adds a deadline for the body:
-// request_timeout from the headers, checked as each piece of body arrives
-// (503 + Retry-After past it). A request being answered (waiting for the
-// spool's fsync) holds its thread's other connections. See README.md for
-// every config key of [sources.otlp].
+// keep-alive for at most keep_alive_requests requests. Silence closes a
+// connection: keep_alive_timeout while waiting for a request's headers,
+// read_timeout once they are in. A client trickling bytes resets those
+// timers, so the source adds a deadline for the body: request_timeout from
+// the headers, checked as each piece of body arrives. A request being
+// answered (waiting for the spool's fsync) holds its thread's other
+// connections. See README.md for every config key of [sources.otlp].
 //
 // Metrics: custos_otlp_requests_total{signal,code},
 // custos_otlp_errors_total{reason}, custos_otlp_records_total{signal,outcome}.
@@ -55,6 +58,7 @@
 
 struct MHD_Connection;
 struct MHD_Daemon;
+struct sockaddr_storage;
 
 namespace custos::agent::otlp {
 
@@ -86,8 +90,9 @@ class OtlpSource final : public Source {
   // Binds and starts serving; `position` is unused (see above). UNAVAILABLE
   // when the address cannot be bound.
   Status Start(const std::string& position) override;
-  // Stops accepting, finishes the requests in progress, closes every
-  // connection and joins.
+  // Stops accepting, closes every connection (a request mid-body is cut off
+  // unanswered, so its client retries; one being answered finishes first)
+  // and joins.
   void Stop() override;
 
   // The bound port once Start() succeeded.
@@ -102,7 +107,9 @@ class OtlpSource final : public Source {
               size_t* upload_data_size, void** con_cls);
   // The headers are in: routes the request, or replies at once.
   bool Begin(MHD_Connection* connection, const char* url, const char* method, void** con_cls);
+  MHD_Daemon* StartDaemon(sockaddr_storage& addr);
   ExportReply TooLarge(const Request& req) const;
+  ExportReply BadBody(const Request& req) const;
   // Queues `reply`, counts it and logs refusals (rate-limited).
   bool Reply(MHD_Connection* connection, Request& req, const ExportReply& reply, bool close_connection);
   // Mid-body, libmicrohttpd cannot queue a reply: counts and logs `reply`
