@@ -260,7 +260,9 @@ TEST(Rank, CallerErrorsGoToACalleeWhoseLogFlowChanged) {
   ASSERT_EQ(ranked[0].series.front().edges.size(), 1u);
   EXPECT_NE(ranked[0].series.front().edges[0].find("travel→route"), std::string::npos);
   for (const EntityScore& e : ranked) {
-    if (e.entity == "seat") EXPECT_EQ(e.series.size(), 1u) << "a callee that is only slow takes nothing";
+    if (e.entity == "seat") {
+      EXPECT_EQ(e.series.size(), 1u) << "a callee that is only slow takes nothing";
+    }
   }
 
   ScoringOptions off;
