@@ -9,7 +9,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libsqlite3-dev sqlite3
   libssl-dev libsodium-dev libsystemd-dev
-  libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev zlib1g-dev libzstd-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libsimdjson-dev zlib1g-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   systemd python3
   systemd-journal-remote

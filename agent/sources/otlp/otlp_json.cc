@@ -1,16 +1,45 @@
 #include "agent/sources/otlp/otlp_json.h"
 
+#include <simdjson.h>
+
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 
 namespace custos::agent::otlp {
 namespace {
 
-using nlohmann::json;
+// Requests are parsed with simdjson's DOM (a tape, no allocation per value:
+// several times faster than a tree of nlohmann::json nodes); the replies
+// are written with nlohmann.
+using json = simdjson::dom::element;
+using simdjson::dom::element_type;
 namespace pb = otlp_compat;
+
+const char* TypeName(const json& v) {
+  switch (v.type()) {
+    case element_type::ARRAY:
+      return "array";
+    case element_type::OBJECT:
+      return "object";
+    case element_type::STRING:
+      return "string";
+    case element_type::BOOL:
+      return "boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "number";
+  }
+}
+
+bool IsObject(const json& v) { return v.type() == element_type::OBJECT; }
+bool IsString(const json& v) { return v.type() == element_type::STRING; }
+std::string_view StringOf(const json& v) { return std::string_view(v.get_string().value_unsafe()); }
 
 // Where a value sits in the document; rendered only for error messages.
 struct Path {
@@ -32,34 +61,38 @@ constexpr Path kRoot{nullptr, "", 0};
 
 Status Bad(const Path& path, const std::string& what) { return InvalidArgument(path.ToString() + ": " + what); }
 
-// The value of field `camel` (or its snake_case spelling); null when absent.
-const json* Get(const json& obj, const char* camel, const char* snake = nullptr) {
-  auto it = obj.find(camel);
-  if (it == obj.end() && snake != nullptr) it = obj.find(snake);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
+// The value of field `camel` (or its snake_case spelling) of an object;
+// nullopt when absent or null.
+std::optional<json> Get(const json& obj, const char* camel, const char* snake = nullptr) {
+  simdjson::dom::object o = obj.get_object().value_unsafe();
+  auto v = o.at_key(camel);
+  if (v.error() && snake != nullptr) v = o.at_key(snake);
+  if (v.error() || v.value_unsafe().is_null()) return std::nullopt;
+  return v.value_unsafe();
 }
 
 Status ExpectObject(const json& v, const Path& path) {
-  return v.is_object() ? Status::Ok() : Bad(path, std::string("expected an object, got ") + v.type_name());
+  return IsObject(v) ? Status::Ok() : Bad(path, std::string("expected an object, got ") + TypeName(v));
 }
 
 // Calls fn(element, path) for each element of the array field `camel`.
 template <typename Fn>
 Status ForEach(const json& obj, const Path& path, const char* camel, const char* snake, Fn fn) {
-  const json* arr = Get(obj, camel, snake);
-  if (arr == nullptr) return Status::Ok();
+  std::optional<json> arr = Get(obj, camel, snake);
+  if (!arr) return Status::Ok();
   Path p = path.Field(camel);
-  if (!arr->is_array()) return Bad(p, std::string("expected an array, got ") + arr->type_name());
-  for (size_t i = 0; i < arr->size(); ++i) {
-    Path pi = p.Index(i);
-    CUSTOS_RETURN_IF_ERROR(fn((*arr)[i], pi));
+  if (arr->type() != element_type::ARRAY) return Bad(p, std::string("expected an array, got ") + TypeName(*arr));
+  size_t i = 0;
+  const simdjson::dom::array elements = arr->get_array().value_unsafe();  // a copy: the result is a temporary
+  for (json e : elements) {
+    Path pi = p.Index(i++);
+    CUSTOS_RETURN_IF_ERROR(fn(e, pi));
   }
   return Status::Ok();
 }
 
 template <typename T>
-bool ParseDecimal(const std::string& s, T* out) {
+bool ParseDecimal(std::string_view s, T* out) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && end == s.data() + s.size() && !s.empty();
 }
@@ -67,14 +100,14 @@ bool ParseDecimal(const std::string& s, T* out) {
 // A 64-bit integer: a JSON number or a decimal string.
 template <typename T>
 Status Integer(const json& v, const Path& path, T* out) {
-  if (v.is_number_unsigned()) {
-    uint64_t u = v.get<uint64_t>();
+  if (v.type() == element_type::UINT64) {
+    uint64_t u = v.get_uint64().value_unsafe();
     if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) return Bad(path, "integer out of range");
     *out = static_cast<T>(u);
     return Status::Ok();
   }
-  if (v.is_number_integer()) {
-    int64_t i = v.get<int64_t>();
+  if (v.type() == element_type::INT64) {
+    int64_t i = v.get_int64().value_unsafe();
     if (std::is_unsigned_v<T> && i < 0) return Bad(path, "negative value for an unsigned integer");
     if (i < static_cast<int64_t>(std::numeric_limits<T>::min())) return Bad(path, "integer out of range");
     if (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
@@ -83,55 +116,55 @@ Status Integer(const json& v, const Path& path, T* out) {
     *out = static_cast<T>(i);
     return Status::Ok();
   }
-  if (v.is_number_float()) {
-    double d = v.get<double>();
+  if (v.type() == element_type::DOUBLE) {
+    double d = v.get_double().value_unsafe();
     // 2^64 and 2^63 are exact doubles; compare against them, not against max().
     const double limit = std::is_unsigned_v<T> ? 18446744073709551616.0
                                                : static_cast<double>(std::numeric_limits<T>::max()) + 1.0;
     const double low = static_cast<double>(std::numeric_limits<T>::min());
     if (!std::isfinite(d) || std::trunc(d) != d || d < low || d >= limit) {
-      return Bad(path, "expected an integer, got " + v.dump());
+      return Bad(path, "expected an integer, got " + simdjson::minify(v));
     }
     *out = static_cast<T>(d);
     return Status::Ok();
   }
-  if (v.is_string() && ParseDecimal(v.get_ref<const std::string&>(), out)) return Status::Ok();
-  return Bad(path, "expected an integer or a decimal string, got " + std::string(v.type_name()));
+  if (IsString(v) && ParseDecimal(StringOf(v), out)) return Status::Ok();
+  return Bad(path, "expected an integer or a decimal string, got " + std::string(TypeName(v)));
 }
 
 Status Double(const json& v, const Path& path, double* out) {
   if (v.is_number()) {
-    *out = v.get<double>();
+    *out = v.get_double().value_unsafe();  // integers convert
     return Status::Ok();
   }
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
+  if (IsString(v)) {
+    const std::string_view s = StringOf(v);
     if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
     else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
     else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
-    else if (!ParseDecimal(s, out)) return Bad(path, "expected a number, got \"" + s + "\"");
+    else if (!ParseDecimal(s, out)) return Bad(path, "expected a number, got \"" + std::string(s) + "\"");
     return Status::Ok();
   }
-  return Bad(path, std::string("expected a number, got ") + v.type_name());
+  return Bad(path, std::string("expected a number, got ") + TypeName(v));
 }
 
 Status Bool(const json& v, const Path& path, bool* out) {
-  if (!v.is_boolean()) return Bad(path, std::string("expected true or false, got ") + v.type_name());
-  *out = v.get<bool>();
+  if (!v.is_bool()) return Bad(path, std::string("expected true or false, got ") + TypeName(v));
+  *out = v.get_bool().value_unsafe();
   return Status::Ok();
 }
 
 Status String(const json& v, const Path& path, std::string* out) {
-  if (!v.is_string()) return Bad(path, std::string("expected a string, got ") + v.type_name());
-  *out = v.get<std::string>();
+  if (!IsString(v)) return Bad(path, std::string("expected a string, got ") + TypeName(v));
+  *out = StringOf(v);
   return Status::Ok();
 }
 
 // An enum: its number, or one of `names` (index = value) when given.
 template <size_t N>
 Status Enum(const json& v, const Path& path, const std::array<const char*, N>& names, int32_t* out) {
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
+  if (IsString(v)) {
+    const std::string_view s = StringOf(v);
     for (size_t i = 0; i < N; ++i) {
       if (names[i] != nullptr && s == names[i]) {
         *out = static_cast<int32_t>(i);
@@ -139,7 +172,7 @@ Status Enum(const json& v, const Path& path, const std::array<const char*, N>& n
       }
     }
     if (ParseDecimal(s, out)) return Status::Ok();
-    return Bad(path, "unknown enum value \"" + s + "\"");
+    return Bad(path, "unknown enum value \"" + std::string(s) + "\"");
   }
   return Integer(v, path, out);
 }
@@ -154,14 +187,14 @@ int HexDigit(char c) {
 // A trace or span id: hex in OTLP/JSON. A valid hex string of the wrong
 // length decodes here; the mapper rejects that one span.
 Status HexId(const json& v, const Path& path, std::string* out) {
-  if (!v.is_string()) return Bad(path, std::string("expected a hex string, got ") + v.type_name());
-  const std::string& s = v.get_ref<const std::string&>();
-  if (s.size() % 2 != 0) return Bad(path, "odd number of hex digits in \"" + s.substr(0, 64) + "\"");
+  if (!IsString(v)) return Bad(path, std::string("expected a hex string, got ") + TypeName(v));
+  const std::string_view s = StringOf(v);
+  if (s.size() % 2 != 0) return Bad(path, "odd number of hex digits in \"" + std::string(s.substr(0, 64)) + "\"");
   out->clear();
   out->reserve(s.size() / 2);
   for (size_t i = 0; i < s.size(); i += 2) {
     int hi = HexDigit(s[i]), lo = HexDigit(s[i + 1]);
-    if (hi < 0 || lo < 0) return Bad(path, "not hex: \"" + s.substr(0, 64) + "\"");
+    if (hi < 0 || lo < 0) return Bad(path, "not hex: \"" + std::string(s.substr(0, 64)) + "\"");
     out->push_back(static_cast<char>(hi << 4 | lo));
   }
   return Status::Ok();
@@ -169,8 +202,8 @@ Status HexId(const json& v, const Path& path, std::string* out) {
 
 // Standard or URL-safe base64, padding optional.
 Status Base64Bytes(const json& v, const Path& path, std::string* out) {
-  if (!v.is_string()) return Bad(path, std::string("expected a base64 string, got ") + v.type_name());
-  const std::string& s = v.get_ref<const std::string&>();
+  if (!IsString(v)) return Bad(path, std::string("expected a base64 string, got ") + TypeName(v));
+  const std::string_view s = StringOf(v);
   out->clear();
   uint32_t acc = 0;
   int bits = 0;
@@ -204,36 +237,36 @@ Status KeyValues(const json& obj, const Path& path, const char* camel,
   return ForEach(obj, path, camel, nullptr, [&](const json& e, const Path& p) -> Status {
     CUSTOS_RETURN_IF_ERROR(ExpectObject(e, p));
     pb::KeyValue* kv = out->Add();
-    if (const json* k = Get(e, "key")) CUSTOS_RETURN_IF_ERROR(String(*k, p.Field("key"), kv->mutable_key()));
-    if (const json* val = Get(e, "value")) CUSTOS_RETURN_IF_ERROR(AnyValue(*val, p.Field("value"), kv->mutable_value()));
+    if (std::optional<json> k = Get(e, "key")) CUSTOS_RETURN_IF_ERROR(String(*k, p.Field("key"), kv->mutable_key()));
+    if (std::optional<json> val = Get(e, "value")) CUSTOS_RETURN_IF_ERROR(AnyValue(*val, p.Field("value"), kv->mutable_value()));
     return Status::Ok();
   });
 }
 
 Status AnyValue(const json& v, const Path& path, pb::AnyValue* out) {
   CUSTOS_RETURN_IF_ERROR(ExpectObject(v, path));
-  if (const json* s = Get(v, "stringValue", "string_value")) {
+  if (std::optional<json> s = Get(v, "stringValue", "string_value")) {
     return String(*s, path.Field("stringValue"), out->mutable_string_value());
   }
-  if (const json* b = Get(v, "boolValue", "bool_value")) {
+  if (std::optional<json> b = Get(v, "boolValue", "bool_value")) {
     bool x = false;
     CUSTOS_RETURN_IF_ERROR(Bool(*b, path.Field("boolValue"), &x));
     out->set_bool_value(x);
     return Status::Ok();
   }
-  if (const json* i = Get(v, "intValue", "int_value")) {
+  if (std::optional<json> i = Get(v, "intValue", "int_value")) {
     int64_t x = 0;
     CUSTOS_RETURN_IF_ERROR(Integer(*i, path.Field("intValue"), &x));
     out->set_int_value(x);
     return Status::Ok();
   }
-  if (const json* d = Get(v, "doubleValue", "double_value")) {
+  if (std::optional<json> d = Get(v, "doubleValue", "double_value")) {
     double x = 0;
     CUSTOS_RETURN_IF_ERROR(Double(*d, path.Field("doubleValue"), &x));
     out->set_double_value(x);
     return Status::Ok();
   }
-  if (const json* a = Get(v, "arrayValue", "array_value")) {
+  if (std::optional<json> a = Get(v, "arrayValue", "array_value")) {
     Path p = path.Field("arrayValue");
     CUSTOS_RETURN_IF_ERROR(ExpectObject(*a, p));
     pb::ArrayValue* arr = out->mutable_array_value();
@@ -241,40 +274,40 @@ Status AnyValue(const json& v, const Path& path, pb::AnyValue* out) {
       return AnyValue(e, pe, arr->add_values());
     });
   }
-  if (const json* kv = Get(v, "kvlistValue", "kvlist_value")) {
+  if (std::optional<json> kv = Get(v, "kvlistValue", "kvlist_value")) {
     Path p = path.Field("kvlistValue");
     CUSTOS_RETURN_IF_ERROR(ExpectObject(*kv, p));
     return KeyValues(*kv, p, "values", out->mutable_kvlist_value()->mutable_values());
   }
-  if (const json* b = Get(v, "bytesValue", "bytes_value")) {
+  if (std::optional<json> b = Get(v, "bytesValue", "bytes_value")) {
     return Base64Bytes(*b, path.Field("bytesValue"), out->mutable_bytes_value());
   }
   return Status::Ok();  // {}: an empty value
 }
 
 Status Uint32Field(const json& obj, const Path& path, const char* camel, const char* snake, uint32_t* out) {
-  const json* v = Get(obj, camel, snake);
-  return v == nullptr ? Status::Ok() : Integer(*v, path.Field(camel), out);
+  std::optional<json> v = Get(obj, camel, snake);
+  return !v ? Status::Ok() : Integer(*v, path.Field(camel), out);
 }
 
 Status Fixed64Field(const json& obj, const Path& path, const char* camel, const char* snake, uint64_t* out) {
-  const json* v = Get(obj, camel, snake);
-  return v == nullptr ? Status::Ok() : Integer(*v, path.Field(camel), out);
+  std::optional<json> v = Get(obj, camel, snake);
+  return !v ? Status::Ok() : Integer(*v, path.Field(camel), out);
 }
 
 Status StringField(const json& obj, const Path& path, const char* camel, const char* snake, std::string* out) {
-  const json* v = Get(obj, camel, snake);
-  return v == nullptr ? Status::Ok() : String(*v, path.Field(camel), out);
+  std::optional<json> v = Get(obj, camel, snake);
+  return !v ? Status::Ok() : String(*v, path.Field(camel), out);
 }
 
 Status HexField(const json& obj, const Path& path, const char* camel, const char* snake, std::string* out) {
-  const json* v = Get(obj, camel, snake);
-  return v == nullptr ? Status::Ok() : HexId(*v, path.Field(camel), out);
+  std::optional<json> v = Get(obj, camel, snake);
+  return !v ? Status::Ok() : HexId(*v, path.Field(camel), out);
 }
 
 Status Resource(const json& obj, const Path& path, pb::Resource* out) {
-  const json* r = Get(obj, "resource");
-  if (r == nullptr) return Status::Ok();
+  std::optional<json> r = Get(obj, "resource");
+  if (!r) return Status::Ok();
   Path p = path.Field("resource");
   CUSTOS_RETURN_IF_ERROR(ExpectObject(*r, p));
   CUSTOS_RETURN_IF_ERROR(KeyValues(*r, p, "attributes", out->mutable_attributes()));
@@ -285,8 +318,8 @@ Status Resource(const json& obj, const Path& path, pb::Resource* out) {
 }
 
 Status Scope(const json& obj, const Path& path, pb::InstrumentationScope* out) {
-  const json* s = Get(obj, "scope");
-  if (s == nullptr) return Status::Ok();
+  std::optional<json> s = Get(obj, "scope");
+  if (!s) return Status::Ok();
   Path p = path.Field("scope");
   CUSTOS_RETURN_IF_ERROR(ExpectObject(*s, p));
   CUSTOS_RETURN_IF_ERROR(StringField(*s, p, "name", nullptr, out->mutable_name()));
@@ -313,7 +346,7 @@ Status Span(const json& s, const Path& p, pb::Span* out) {
   CUSTOS_RETURN_IF_ERROR(HexField(s, p, "parentSpanId", "parent_span_id", out->mutable_parent_span_id()));
   CUSTOS_RETURN_IF_ERROR(StringField(s, p, "traceState", "trace_state", out->mutable_trace_state()));
   CUSTOS_RETURN_IF_ERROR(StringField(s, p, "name", nullptr, out->mutable_name()));
-  if (const json* k = Get(s, "kind")) {
+  if (std::optional<json> k = Get(s, "kind")) {
     int32_t kind = 0;
     CUSTOS_RETURN_IF_ERROR(Enum(*k, p.Field("kind"), kSpanKinds, &kind));
     out->set_kind(static_cast<pb::Span::SpanKind>(kind));
@@ -355,11 +388,11 @@ Status Span(const json& s, const Path& p, pb::Span* out) {
     return KeyValues(l, pl, "attributes", out_link->mutable_attributes());
   };
   CUSTOS_RETURN_IF_ERROR(ForEach(s, p, "links", nullptr, link));
-  if (const json* st = Get(s, "status")) {
+  if (std::optional<json> st = Get(s, "status")) {
     Path ps = p.Field("status");
     CUSTOS_RETURN_IF_ERROR(ExpectObject(*st, ps));
     CUSTOS_RETURN_IF_ERROR(StringField(*st, ps, "message", nullptr, out->mutable_status()->mutable_message()));
-    if (const json* c = Get(*st, "code")) {
+    if (std::optional<json> c = Get(*st, "code")) {
       int32_t code = 0;
       CUSTOS_RETURN_IF_ERROR(Enum(*c, ps.Field("code"), kStatusCodes, &code));
       out->mutable_status()->set_code(static_cast<pb::Status::StatusCode>(code));
@@ -376,13 +409,13 @@ Status LogRecord(const json& l, const Path& p, pb::LogRecord* out) {
   t = 0;
   CUSTOS_RETURN_IF_ERROR(Fixed64Field(l, p, "observedTimeUnixNano", "observed_time_unix_nano", &t));
   out->set_observed_time_unix_nano(t);
-  if (const json* sev = Get(l, "severityNumber", "severity_number")) {
+  if (std::optional<json> sev = Get(l, "severityNumber", "severity_number")) {
     int32_t n = 0;
     CUSTOS_RETURN_IF_ERROR(Enum(*sev, p.Field("severityNumber"), kSeverities, &n));
     out->set_severity_number(n);
   }
   CUSTOS_RETURN_IF_ERROR(StringField(l, p, "severityText", "severity_text", out->mutable_severity_text()));
-  if (const json* body = Get(l, "body")) CUSTOS_RETURN_IF_ERROR(AnyValue(*body, p.Field("body"), out->mutable_body()));
+  if (std::optional<json> body = Get(l, "body")) CUSTOS_RETURN_IF_ERROR(AnyValue(*body, p.Field("body"), out->mutable_body()));
   CUSTOS_RETURN_IF_ERROR(KeyValues(l, p, "attributes", out->mutable_attributes()));
   uint32_t n = 0;
   CUSTOS_RETURN_IF_ERROR(Uint32Field(l, p, "droppedAttributesCount", "dropped_attributes_count", &n));
@@ -420,18 +453,18 @@ Status CheckDepth(std::string_view body) {
   return Status::Ok();
 }
 
+// The document's root object. The parser (and so the elements it hands
+// out) is the calling thread's: valid until its next ParseDocument.
 Result<json> ParseDocument(std::string_view body) {
   CUSTOS_RETURN_IF_ERROR(CheckDepth(body));
-  try {
-    json doc = json::parse(body.begin(), body.end());
-    if (!doc.is_object()) return InvalidArgument(std::string("expected a JSON object, got ") + doc.type_name());
-    return doc;
-  } catch (const json::exception& e) {
-    return InvalidArgument(std::string("not JSON: ") + e.what());
+  thread_local simdjson::dom::parser parser;
+  json doc;
+  if (auto error = parser.parse(body.data(), body.size()).get(doc)) {
+    return InvalidArgument(std::string("not JSON: ") + simdjson::error_message(error));
   }
+  if (!IsObject(doc)) return InvalidArgument(std::string("expected a JSON object, got ") + TypeName(doc));
+  return doc;
 }
-
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
 
@@ -475,8 +508,12 @@ Result<pb::ExportLogsServiceRequest> ParseLogsRequestJson(std::string_view body)
   return req;
 }
 
+namespace {
+std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+}  // namespace
+
 std::string TraceResponseJson(const pb::ExportTraceServiceResponse& response) {
-  json j = json::object();
+  nlohmann::json j = nlohmann::json::object();
   if (response.has_partial_success()) {
     j["partialSuccess"] = {{"rejectedSpans", std::to_string(response.partial_success().rejected_spans())},
                            {"errorMessage", response.partial_success().error_message()}};
@@ -485,7 +522,7 @@ std::string TraceResponseJson(const pb::ExportTraceServiceResponse& response) {
 }
 
 std::string LogsResponseJson(const pb::ExportLogsServiceResponse& response) {
-  json j = json::object();
+  nlohmann::json j = nlohmann::json::object();
   if (response.has_partial_success()) {
     j["partialSuccess"] = {{"rejectedLogRecords", std::to_string(response.partial_success().rejected_log_records())},
                            {"errorMessage", response.partial_success().error_message()}};
@@ -494,7 +531,7 @@ std::string LogsResponseJson(const pb::ExportLogsServiceResponse& response) {
 }
 
 std::string RpcStatusJson(const pb::RpcStatus& status) {
-  return Dump(json{{"code", status.code()}, {"message", status.message()}});
+  return Dump(nlohmann::json{{"code", status.code()}, {"message", status.message()}});
 }
 
 }  // namespace custos::agent::otlp
