@@ -36,6 +36,7 @@
 #include "agent/sources/otlp/otlp_compat.pb.h"
 #include "bench/proc_stats.h"
 #include "common/files.h"
+#include "common/hex.h"
 #include "tests/e2e/harness.h"
 
 namespace {
@@ -45,14 +46,9 @@ using custos::bench::RssMiB;
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string Hex(std::mt19937_64& rng, int bytes) {
-  static const char* d = "0123456789abcdef";
+std::string RandomBytes(std::mt19937_64& rng, int n) {
   std::string s;
-  for (int i = 0; i < bytes; ++i) {
-    uint64_t v = rng();
-    s += d[v & 15];
-    s += d[(v >> 4) & 15];
-  }
+  for (int i = 0; i < n; ++i) s += static_cast<char>(rng());
   return s;
 }
 
@@ -63,11 +59,13 @@ struct OtlpClient {
   int spans_per_request = 20;
 };
 
-std::string JsonSpans(int n, const std::string& trace, int64_t now, std::mt19937_64& rng) {
+// OTLP/JSON: ids in hex.
+std::string JsonSpans(int n, const std::string& trace_id, int64_t now, std::mt19937_64& rng) {
+  const std::string trace = custos::HexLower(trace_id);
   std::string spans;
   for (int i = 0; i < n; ++i) {
-    spans += std::string(i ? "," : "") + R"({"traceId":")" + trace + R"(","spanId":")" + Hex(rng, 8) +
-             R"(","name":"GET /predict","kind":2,"startTimeUnixNano":")" + std::to_string(now) +
+    spans += std::string(i ? "," : "") + R"({"traceId":")" + trace + R"(","spanId":")" +
+             custos::HexLower(RandomBytes(rng, 8)) + R"(","name":"GET /predict","kind":2,"startTimeUnixNano":")" + std::to_string(now) +
              R"(","endTimeUnixNano":")" + std::to_string(now + 1'500'000) +
              R"(","attributes":[{"key":"http.status_code","value":{"intValue":"200"}}],"status":{"code":1}})";
   }
@@ -76,12 +74,7 @@ std::string JsonSpans(int n, const std::string& trace, int64_t now, std::mt19937
 }
 
 // The same spans as JsonSpans, in protobuf.
-std::string ProtoSpans(int n, const std::string& trace_hex, int64_t now, std::mt19937_64& rng) {
-  auto bytes = [](const std::string& hex) {
-    std::string b;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) b += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-    return b;
-  };
+std::string ProtoSpans(int n, const std::string& trace_id, int64_t now, std::mt19937_64& rng) {
   custos::otlp_compat::ExportTraceServiceRequest req;
   auto* rs = req.add_resource_spans();
   auto* kv = rs->mutable_resource()->add_attributes();
@@ -90,8 +83,8 @@ std::string ProtoSpans(int n, const std::string& trace_hex, int64_t now, std::mt
   auto* ss = rs->add_scope_spans();
   for (int i = 0; i < n; ++i) {
     auto* s = ss->add_spans();
-    s->set_trace_id(bytes(trace_hex));
-    s->set_span_id(bytes(Hex(rng, 8)));
+    s->set_trace_id(trace_id);
+    s->set_span_id(RandomBytes(rng, 8));
     s->set_name("GET /predict");
     s->set_kind(custos::otlp_compat::Span::SPAN_KIND_SERVER);
     s->set_start_time_unix_nano(static_cast<uint64_t>(now));
@@ -108,9 +101,9 @@ std::string ProtoSpans(int n, const std::string& trace_hex, int64_t now, std::mt
 int PostSpans(httplib::Client& client, const OtlpClient& how, int n, std::mt19937_64& rng) {
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::system_clock::now().time_since_epoch()).count();
-  std::string trace = Hex(rng, 16);
-  auto res = how.protobuf ? client.Post("/v1/traces", ProtoSpans(n, trace, now, rng), "application/x-protobuf")
-                          : client.Post("/v1/traces", JsonSpans(n, trace, now, rng), "application/json");
+  const std::string trace_id = RandomBytes(rng, 16);
+  auto res = how.protobuf ? client.Post("/v1/traces", ProtoSpans(n, trace_id, now, rng), "application/x-protobuf")
+                          : client.Post("/v1/traces", JsonSpans(n, trace_id, now, rng), "application/json");
   return res ? res->status : 0;
 }
 
