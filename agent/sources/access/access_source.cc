@@ -18,6 +18,7 @@
 #include "agent/sources/access/dataset_map.h"
 #include "agent/sources/access/fanotify_watcher.h"
 #include "common/log.h"
+#include "common/log_limiter.h"
 #include "common/thread_name.h"
 
 namespace custos::agent::access {
@@ -45,21 +46,13 @@ struct AccessOptions {
 class RateLimitedLog {
  public:
   void Warn(Clock& clock, std::string_view message, const std::string& detail) {
-    int64_t now = clock.MonotonicNanos();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (last_ != 0 && now - last_ < kLogEveryNanos) {
-      ++suppressed_;
-      return;
-    }
-    log::Warn(kLog, message, {{"detail", detail}, {"suppressed_since_last", std::to_string(suppressed_)}});
-    last_ = now;
-    suppressed_ = 0;
+    uint64_t suppressed = 0;
+    if (!limiter_.Allow(clock.MonotonicNanos(), &suppressed)) return;
+    log::Warn(kLog, message, {{"detail", detail}, {"suppressed_since_last", std::to_string(suppressed)}});
   }
 
  private:
-  std::mutex mu_;
-  int64_t last_ = 0;        // guarded by mu_
-  uint64_t suppressed_ = 0; // guarded by mu_
+  LogLimiter limiter_{kLogEveryNanos};
 };
 
 class AccessSource final : public Source {

@@ -19,8 +19,6 @@
 namespace custos::agent::otlp {
 namespace {
 
-constexpr int64_t kLogInterval = 10 * kNanosPerSecond;
-
 int Seconds(int64_t nanos) { return static_cast<int>(std::max<int64_t>(1, nanos / kNanosPerSecond)); }
 
 // "host:port", "[v6]:port".
@@ -393,25 +391,11 @@ bool OtlpSource::Reply(MHD_Connection* connection, Request& req, const ExportRep
   return queued;
 }
 
-bool OtlpSource::MayLog(uint64_t* suppressed) {
-  // One line per kLogInterval at most: a misbehaving client must not flood the journal.
-  std::lock_guard<std::mutex> lock(log_mu_);
-  int64_t now = context_.clock.MonotonicNanos();
-  if (last_log_nanos_ != INT64_MIN && now - last_log_nanos_ < kLogInterval) {
-    suppressed_logs_++;
-    return false;
-  }
-  last_log_nanos_ = now;
-  *suppressed = suppressed_logs_;
-  suppressed_logs_ = 0;
-  return true;
-}
-
 void OtlpSource::LibraryLog(const std::string& text) {
   // Closing a connection on purpose (Drop) is logged by Count already.
   if (text.find("Application reported internal error") != std::string::npos) return;
   uint64_t suppressed = 0;
-  if (!MayLog(&suppressed)) return;
+  if (!log_limiter_.Allow(context_.clock.MonotonicNanos(), &suppressed)) return;
   log::Warn("otlp", "http server: " + text, {{"suppressed_since_last", std::to_string(suppressed)}});
 }
 
@@ -427,7 +411,7 @@ void OtlpSource::Count(const Request& req, const ExportReply& reply) {
                {{"reason", reply.reason}})
       .Increment();
   uint64_t suppressed = 0;
-  if (!MayLog(&suppressed)) return;
+  if (!log_limiter_.Allow(context_.clock.MonotonicNanos(), &suppressed)) return;
   log::Warn("otlp", "request not fully taken",
             {{"peer", req.peer},
              {"request", req.method + " " + req.path},

@@ -50,11 +50,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "agent/core/source.h"
 #include "agent/sources/otlp/export_handler.h"
+#include "common/log_limiter.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;
@@ -116,8 +116,6 @@ class OtlpSource final : public Source {
   // and returns false, which closes the connection.
   bool Drop(Request& req, const ExportReply& reply);
   void Count(const Request& req, const ExportReply& reply);
-  // The shared rate limit of this source's warnings.
-  bool MayLog(uint64_t* suppressed);
   void LibraryLog(const std::string& text);
 
   // constant after construction
@@ -129,9 +127,8 @@ class OtlpSource final : public Source {
   MHD_Daemon* daemon_ = nullptr;  // set by Start(), read by Stop(), same thread
   int port_ = -1;
 
-  std::mutex log_mu_;
-  int64_t last_log_nanos_ = INT64_MIN;  // guarded by log_mu_
-  uint64_t suppressed_logs_ = 0;        // guarded by log_mu_
+  // One warning per 10 s at most: a misbehaving client must not flood the journal.
+  LogLimiter log_limiter_;
 };
 
 // The registry's factory for [sources.otlp].
