@@ -71,9 +71,9 @@ std::string PeerOf(MHD_Connection* connection) {
 
 // One request, from its headers to its reply (libmicrohttpd's con_cls).
 struct OtlpSource::Request {
+  MHD_Connection* connection = nullptr;  // valid while the request is answered
   std::string method;
   std::string path;
-  std::string peer;
   const char* signal_name = "none";
   Signal signal = Signal::kTraces;
   Encoding encoding = Encoding::kProtobuf;
@@ -299,7 +299,7 @@ bool OtlpSource::Begin(MHD_Connection* connection, const char* url, const char* 
   *con_cls = req;
   req->method = method;
   req->path = url;
-  req->peer = PeerOf(connection);
+  req->connection = connection;
   MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
                             static_cast<unsigned>(options_.read_timeout_seconds));
   // Replies before the body close the connection: its unread rest must not
@@ -413,7 +413,7 @@ void OtlpSource::Count(const Request& req, const ExportReply& reply) {
   uint64_t suppressed = 0;
   if (!log_limiter_.Allow(context_.clock.MonotonicNanos(), &suppressed)) return;
   log::Warn("otlp", "request not fully taken",
-            {{"peer", req.peer},
+            {{"peer", PeerOf(req.connection)},  // formatted only when a line is written
              {"request", req.method + " " + req.path},
              {"status", reply.http_status == 0 ? "none (connection closed)" : std::to_string(reply.http_status)},
              {"reason", reply.reason},
