@@ -170,6 +170,9 @@ Status SqliteStore::Init() {
                    "last_batch_created=max(coalesce(last_batch_created,0),?7), batches=batches+?8, "
                    "records=records+?9, duplicates=duplicates+?10, lost_records=lost_records+?11, stats=?12"));
   CUSTOS_ASSIGN_OR_RETURN(read_db_, Db::Open(options_.path, /*create=*/false));
+  // Commits append to the WAL only; copying it into the file happens beside them.
+  CUSTOS_ASSIGN_OR_RETURN(checkpointer_,
+                          WalCheckpointer::Start(*db_, {.synchronous_full = options_.synchronous_full}));
   return Status::Ok();
 }
 

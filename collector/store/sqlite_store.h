@@ -7,6 +7,8 @@
 //
 // synchronous=FULL by default: a commit (and so an ack) survives power loss,
 // not just a process crash; batched transactions keep the fsync cost small.
+// The WAL is copied into the file by a thread of its own (wal_checkpointer.h),
+// not inside the commit that fills it.
 //
 // Thread-safety: see store.h. Writes use one connection (writer thread);
 // queries use a second connection guarded by a mutex.
@@ -20,6 +22,7 @@
 
 #include "collector/store/sqlite_db.h"
 #include "collector/store/store.h"
+#include "collector/store/wal_checkpointer.h"
 
 namespace custos::store {
 
@@ -71,6 +74,7 @@ class SqliteStore final : public Store {
   std::map<std::string, int64_t> resource_ids_;  // fingerprint -> id
   std::vector<std::vector<int64_t>> access_rowids_by_batch_;  // of the running Commit()
   std::vector<int64_t>* access_rowids_ = nullptr;             // the batch being written
+  std::unique_ptr<WalCheckpointer> checkpointer_;             // of db_, stopped before db_ closes
 
   std::mutex read_mu_;
   std::unique_ptr<Db> read_db_;  // guarded by read_mu_
