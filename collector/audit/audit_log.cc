@@ -1,13 +1,11 @@
 #include "collector/audit/audit_log.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 
+#include "collector/audit/append_pipeline.h"
 #include "collector/audit/checkpoint.h"
 #include "collector/audit/note.h"
 #include "common/log.h"
-#include "common/parallel.h"
 
 namespace custos::audit {
 namespace {
@@ -244,66 +242,7 @@ Status AuditLog::AppendInTransaction(const std::vector<AuditEntry>& entries) {
 }
 
 Status AuditLog::AppendLocked(const std::vector<AuditEntry>& entries) {
-  const size_t n = entries.size();
-  // In order: each record's time, and the salt (and payload slot) of each
-  // record with a payload.
-  std::vector<int64_t> times(n);
-  std::vector<size_t> slot(n, SIZE_MAX);
-  size_t personal = 0;
-  for (size_t i = 0; i < n; ++i) {
-    times[i] = entries[i].time_unix_nanos != 0 ? entries[i].time_unix_nanos : clock_.NowUnixNanos();
-    if (entries[i].personal) slot[i] = personal++;
-  }
-  // One getrandom() for every salt of the batch, not one per record.
-  std::vector<uint8_t> salts(personal * 32);
-  for (size_t done = 0; done < salts.size();) {
-    ssize_t got = getrandom(salts.data() + done, salts.size() - done, 0);
-    if (got <= 0) return Internal("getrandom failed for audit payload salts");
-    done += static_cast<size_t>(got);
-  }
-  const uint64_t first = tree_->size();
-  std::vector<std::string> lines(n);
-  std::vector<PartialLeafHash> hashes(n);
-  std::vector<StoredPayload> payloads(personal);
-  // Everything of a record but its chain link (the last field) is
-  // independent of the records before it, so a large batch encodes and
-  // hashes that part on every core; only the link is done in order below.
-  constexpr uint64_t kMinPerThread = 1000;
-  ParallelFor(n, ThreadsFor(n, kMinPerThread), [&](uint64_t begin, uint64_t end, uint64_t) {
-    uint64_t last = UINT64_MAX;  // the last entry with a payload in this range
-    for (uint64_t i = begin; i < end; ++i) {
-      const AuditEntry& e = entries[i];
-      std::string commitment;
-      if (e.personal) {
-        ByteView salt(salts.data() + 32 * slot[i], 32);
-        commitment = PayloadCommitment(salt, *e.personal);
-        StoredPayload& p = payloads[slot[i]];
-        p.index = first + i;
-        p.salt.assign(reinterpret_cast<const char*>(salt.data()), salt.size());
-        p.payload = *e.personal;
-        // Consecutive entries of one subject are common (one user's reads).
-        if (last != UINT64_MAX && entries[last].subject == e.subject) {
-          p.subject_hash = payloads[slot[last]].subject_hash;
-        } else {
-          Hash h = Sha256({AsBytes(e.subject)});
-          p.subject_hash.assign(reinterpret_cast<const char*>(h.data()), h.size());
-        }
-        last = i;
-      }
-      lines[i] = EncodeRecordStart({.index = first + i, .time_unix_nanos = times[i], .kind = e.kind,
-                                    .actor = e.actor, .action = e.action, .object = e.object,
-                                    .outcome = e.outcome, .details = &e.details, .payload_commitment = commitment});
-      hashes[i] = PartialLeafHash(lines[i]);
-    }
-  });
-  for (size_t i = 0; i < n; ++i) {
-    const std::string link = EncodeRecordEnd(prev_);
-    const Hash leaf = hashes[i].Finish(link);
-    lines[i] += link;
-    CUSTOS_RETURN_IF_ERROR(tree_->Append(leaf));
-    prev_ = HexEncode(leaf);
-  }
-  return records_->Write(first, lines, payloads);
+  return AppendRecords(entries, {.tree = *tree_, .prev = prev_, .records = *records_}, clock_);
 }
 
 Status AuditLog::Tick(bool force) {

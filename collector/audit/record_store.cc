@@ -23,7 +23,7 @@ constexpr int kZstdLevel = 1;
 // A decoded chunk larger than this is corrupt, not allocated.
 constexpr unsigned long long kMaxDecoded = 64ull << 20;
 
-std::string Compress(ZSTD_CCtx* cctx, std::string_view raw) {
+std::string ZstdCompress(ZSTD_CCtx* cctx, std::string_view raw) {
   std::string out(ZSTD_compressBound(raw.size()), '\0');
   size_t n = cctx != nullptr ? ZSTD_compressCCtx(cctx, out.data(), out.size(), raw.data(), raw.size(), kZstdLevel)
                              : ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), kZstdLevel);
@@ -85,7 +85,7 @@ std::string ChunkName(uint64_t first) { return "audit chunk at record " + std::t
 
 }  // namespace
 
-std::string EncodeLines(std::span<const std::string> lines) { return Compress(nullptr, RawLines(lines)); }
+std::string EncodeLines(std::span<const std::string> lines) { return ZstdCompress(nullptr, RawLines(lines)); }
 
 Result<std::vector<std::string>> DecodeLines(std::string_view blob) {
   CUSTOS_ASSIGN_OR_RETURN(std::string raw, Decompress(blob));
@@ -100,7 +100,7 @@ Result<std::vector<std::string>> DecodeLines(std::string_view blob) {
   return lines;
 }
 
-std::string EncodePayloads(std::span<const StoredPayload> payloads) { return Compress(nullptr, RawPayloads(payloads)); }
+std::string EncodePayloads(std::span<const StoredPayload> payloads) { return ZstdCompress(nullptr, RawPayloads(payloads)); }
 
 Result<std::vector<StoredPayload>> DecodePayloads(std::string_view blob) {
   CUSTOS_ASSIGN_OR_RETURN(std::string raw, Decompress(blob));
@@ -145,14 +145,11 @@ RecordStore::~RecordStore() {
   for (ZSTD_CCtx* cctx : cctx_) ZSTD_freeCCtx(cctx);
 }
 
-Status RecordStore::Write(uint64_t first, std::span<const std::string> lines, std::span<const StoredPayload> payloads) {
-  struct Chunk {
-    size_t begin = 0, end = 0, payload_begin = 0, payload_end = 0;
-    std::string lines_blob, payloads_blob;
-  };
-  std::vector<Chunk> chunks;
+Result<std::vector<RecordStore::ChunkRange>> RecordStore::Split(uint64_t first, std::span<const std::string> lines,
+                                                                 std::span<const StoredPayload> payloads) {
+  std::vector<ChunkRange> chunks;
   for (size_t begin = 0, next_payload = 0; begin < lines.size();) {
-    Chunk k{.begin = begin, .end = begin, .payload_begin = next_payload};
+    ChunkRange k{.begin = begin, .end = begin, .payload_begin = next_payload};
     size_t bytes = 0;
     while (k.end < lines.size() && k.end - begin < kChunkRecords &&
            (k.end == begin || bytes + lines[k.end].size() <= kChunkBytes)) {
@@ -162,55 +159,71 @@ Status RecordStore::Write(uint64_t first, std::span<const std::string> lines, st
     while (k.payload_end < payloads.size() && payloads[k.payload_end].index < first + k.end) ++k.payload_end;
     begin = k.end;
     next_payload = k.payload_end;
-    chunks.push_back(std::move(k));
+    chunks.push_back(k);
   }
-  if ((chunks.empty() ? 0 : chunks.back().payload_end) != payloads.size()) {
+  if ((chunks.empty() ? 0 : chunks.back().payload_end) != payloads.size() ||
+      (!payloads.empty() && payloads.front().index < first)) {
     return InvalidArgument("a payload's record index is outside the records written");
   }
   for (const StoredPayload& p : payloads) {
     if (!PayloadShapeOk(p)) return InvalidArgument("a payload's subject hash or salt is not 32 bytes");
   }
-  // Compression is most of a chunk's cost: large appends compress on every
-  // core (a context per thread), then insert in order.
-  const uint64_t threads = ThreadsFor(chunks.size(), /*min_per_thread=*/4, /*max=*/cctx_.size());
-  ParallelFor(chunks.size(), threads, [&](uint64_t begin, uint64_t end, uint64_t t) {
-    for (uint64_t i = begin; i < end; ++i) {
-      Chunk& k = chunks[i];
-      k.lines_blob = Compress(cctx_[t], RawLines(lines.subspan(k.begin, k.end - k.begin)));
-      if (k.payload_end > k.payload_begin) {
-        k.payloads_blob =
-            Compress(cctx_[t], RawPayloads(payloads.subspan(k.payload_begin, k.payload_end - k.payload_begin)));
-      }
-    }
-  });
-  for (const Chunk& k : chunks) {
-    CUSTOS_RETURN_IF_ERROR(InsertChunk(first + k.begin, k.end - k.begin, k.lines_blob,
-                                       payloads.subspan(k.payload_begin, k.payload_end - k.payload_begin),
-                                       k.payloads_blob));
-  }
-  return Status::Ok();
+  return chunks;
 }
 
-Status RecordStore::InsertChunk(uint64_t first, size_t count, std::string_view lines_blob,
-                                std::span<const StoredPayload> payloads, std::string_view payloads_blob) {
-  insert_chunk_->Bind(1, static_cast<int64_t>(first));
-  insert_chunk_->Bind(2, static_cast<int64_t>(count));
-  insert_chunk_->BindBlob(3, lines_blob);
-  CUSTOS_RETURN_IF_ERROR(insert_chunk_->Exec());
-  if (payloads.empty()) return Status::Ok();
-  insert_payloads_->Bind(1, static_cast<int64_t>(first));
-  insert_payloads_->BindBlob(2, payloads_blob);
-  CUSTOS_RETURN_IF_ERROR(insert_payloads_->Exec());
-  // One row per subject of the chunk: a chunk has 256 records at most, and
-  // usually far fewer subjects.
-  std::vector<std::string_view> subjects;
-  for (const StoredPayload& p : payloads) subjects.push_back(p.subject_hash);
-  std::sort(subjects.begin(), subjects.end());
-  subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
-  for (std::string_view subject : subjects) {
-    insert_subject_->BindBlob(1, subject);
-    insert_subject_->Bind(2, static_cast<int64_t>(first));
-    CUSTOS_RETURN_IF_ERROR(insert_subject_->Exec());
+CompressedChunk RecordStore::CompressRange(uint64_t first, const ChunkRange& k, std::span<const std::string> lines,
+                                           std::span<const StoredPayload> payloads, size_t worker) const {
+  CompressedChunk c{.first = first + k.begin, .count = k.end - k.begin};
+  c.lines_blob = ZstdCompress(cctx_[worker], RawLines(lines.subspan(k.begin, k.end - k.begin)));
+  if (k.payload_end > k.payload_begin) {
+    std::span<const StoredPayload> mine = payloads.subspan(k.payload_begin, k.payload_end - k.payload_begin);
+    c.payloads_blob = ZstdCompress(cctx_[worker], RawPayloads(mine));
+    // One row per subject of the chunk: a chunk has 256 records at most, and
+    // usually far fewer subjects.
+    for (const StoredPayload& p : mine) c.subjects.push_back(p.subject_hash);
+    std::sort(c.subjects.begin(), c.subjects.end());
+    c.subjects.erase(std::unique(c.subjects.begin(), c.subjects.end()), c.subjects.end());
+  }
+  return c;
+}
+
+Status RecordStore::Write(uint64_t first, std::span<const std::string> lines, std::span<const StoredPayload> payloads) {
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<ChunkRange> ranges, Split(first, lines, payloads));
+  // Compression is most of a chunk's cost: large appends compress on every
+  // core (a context per thread), then insert in order.
+  std::vector<CompressedChunk> chunks(ranges.size());
+  const uint64_t threads = ThreadsFor(ranges.size(), /*min_per_thread=*/4, /*max=*/cctx_.size());
+  ParallelFor(ranges.size(), threads, [&](uint64_t begin, uint64_t end, uint64_t t) {
+    for (uint64_t i = begin; i < end; ++i) chunks[i] = CompressRange(first, ranges[i], lines, payloads, t);
+  });
+  return Insert(chunks);
+}
+
+Result<std::vector<CompressedChunk>> RecordStore::Compress(uint64_t first, std::span<const std::string> lines,
+                                                           std::span<const StoredPayload> payloads,
+                                                           size_t worker) const {
+  if (worker >= cctx_.size()) return InvalidArgument("no compression context " + std::to_string(worker));
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<ChunkRange> ranges, Split(first, lines, payloads));
+  std::vector<CompressedChunk> chunks;
+  for (const ChunkRange& k : ranges) chunks.push_back(CompressRange(first, k, lines, payloads, worker));
+  return chunks;
+}
+
+Status RecordStore::Insert(std::span<const CompressedChunk> chunks) {
+  for (const CompressedChunk& c : chunks) {
+    insert_chunk_->Bind(1, static_cast<int64_t>(c.first));
+    insert_chunk_->Bind(2, static_cast<int64_t>(c.count));
+    insert_chunk_->BindBlob(3, c.lines_blob);
+    CUSTOS_RETURN_IF_ERROR(insert_chunk_->Exec());
+    if (c.payloads_blob.empty()) continue;
+    insert_payloads_->Bind(1, static_cast<int64_t>(c.first));
+    insert_payloads_->BindBlob(2, c.payloads_blob);
+    CUSTOS_RETURN_IF_ERROR(insert_payloads_->Exec());
+    for (const std::string& subject : c.subjects) {
+      insert_subject_->BindBlob(1, subject);
+      insert_subject_->Bind(2, static_cast<int64_t>(c.first));
+      CUSTOS_RETURN_IF_ERROR(insert_subject_->Exec());
+    }
   }
   return Status::Ok();
 }
@@ -298,7 +311,7 @@ Result<std::vector<uint64_t>> RecordStore::ErasePayloads(std::string_view subjec
     // Recompressed from the kept entries only: nothing of the erased payload
     // or its salt stays in the row (AuditLog::Erase turns on secure_delete, so
     // the freed pages are zeroed, and truncates the WAL afterwards).
-    const std::string entries = kept.empty() ? std::string() : Compress(cctx_[0], RawPayloads(kept));
+    const std::string entries = kept.empty() ? std::string() : ZstdCompress(cctx_[0], RawPayloads(kept));
     if (!kept.empty()) st.BindBlob(2, entries);
     CUSTOS_RETURN_IF_ERROR(st.Exec());
   }

@@ -61,6 +61,15 @@ Result<std::vector<std::string>> DecodeLines(std::string_view blob);
 std::string EncodePayloads(std::span<const StoredPayload> payloads);
 Result<std::vector<StoredPayload>> DecodePayloads(std::string_view blob);
 
+// One chunk, compressed and ready to insert (RecordStore::Compress).
+struct CompressedChunk {
+  uint64_t first = 0;
+  size_t count = 0;
+  std::string lines_blob;
+  std::string payloads_blob;          // empty when no record of the chunk has a payload
+  std::vector<std::string> subjects;  // the distinct subject hashes of its payloads
+};
+
 class RecordStore {
  public:
   static Result<std::unique_ptr<RecordStore>> Open(store::Db& db);
@@ -72,6 +81,16 @@ class RecordStore {
   // not change (a store where one would is inconsistent, e.g. edited).
   [[nodiscard]] Status Write(uint64_t first, std::span<const std::string> lines,
                              std::span<const StoredPayload> payloads);
+
+  // Write() in two steps, for a caller that compresses on other threads
+  // while it goes on: Compress() may run on any thread, one at a time per
+  // `worker` (< compress_workers()), and touches no database; Insert() runs
+  // on the owner's thread, with chunks in index order.
+  [[nodiscard]] Result<std::vector<CompressedChunk>> Compress(uint64_t first, std::span<const std::string> lines,
+                                                              std::span<const StoredPayload> payloads,
+                                                              size_t worker) const;
+  [[nodiscard]] Status Insert(std::span<const CompressedChunk> chunks);
+  size_t compress_workers() const { return cctx_.size(); }
 
   // One past the last stored index (0 for an empty log), from the last chunk.
   [[nodiscard]] Result<uint64_t> Size();
@@ -99,8 +118,14 @@ class RecordStore {
 
  private:
   explicit RecordStore(store::Db& db) : db_(db) {}
-  [[nodiscard]] Status InsertChunk(uint64_t first, size_t count, std::string_view lines_blob,
-                                   std::span<const StoredPayload> payloads, std::string_view payloads_blob);
+  struct ChunkRange {
+    size_t begin = 0, end = 0, payload_begin = 0, payload_end = 0;
+  };
+  // Splits [first, first + lines.size()) into chunks and checks the payloads.
+  static Result<std::vector<ChunkRange>> Split(uint64_t first, std::span<const std::string> lines,
+                                               std::span<const StoredPayload> payloads);
+  CompressedChunk CompressRange(uint64_t first, const ChunkRange& range, std::span<const std::string> lines,
+                                std::span<const StoredPayload> payloads, size_t worker) const;
 
   store::Db& db_;
   std::vector<ZSTD_CCtx*> cctx_;  // one per thread that compresses
