@@ -85,7 +85,8 @@ class Pipeline {
       changed_.notify_all();
       CUSTOS_RETURN_IF_ERROR(InsertReady(&inserted, /*wait=*/false));
     }
-    return InsertReady(&inserted, /*wait=*/true);
+    CUSTOS_RETURN_IF_ERROR(InsertReady(&inserted, /*wait=*/true));
+    return target_.records.InsertSubjects(subjects_);
   }
 
   // Inserts compressed blocks from *inserted on, in order; with `wait`,
@@ -101,7 +102,7 @@ class Pipeline {
       }
       const Result<std::vector<CompressedChunk>>& chunks = *chunks_[*inserted];
       if (!chunks.ok()) return chunks.status();
-      CUSTOS_RETURN_IF_ERROR(target_.records.Insert(*chunks));
+      CUSTOS_RETURN_IF_ERROR(target_.records.Insert(*chunks, &subjects_));
       chunks_[*inserted].reset();  // frees the blobs
       ++*inserted;
     }
@@ -207,6 +208,7 @@ class Pipeline {
   std::vector<size_t> payload_begin_;  // block -> its first payload slot
   std::vector<uint8_t> salts_;
   std::vector<StoredPayload> payloads_;
+  SubjectRanges subjects_;  // the caller's thread only
 
   std::mutex mu_;
   std::condition_variable changed_;

@@ -241,6 +241,78 @@ TEST_F(AuditLogTest, ErasureKeepsTheLogVerifiableAndForgetsThePayload) {
   EXPECT_EQ(log_->size(), 9u);
 }
 
+// One append of 800 records (chunks at 0, 256, 512, 768): carol's payloads
+// sit in the first and last chunk only, dave's in every one.
+std::vector<AuditEntry> CarolAndDave(int64_t time) {
+  std::vector<AuditEntry> entries;
+  for (int i = 0; i < 800; ++i) {
+    const bool carol = i < 10 || i >= 790;
+    entries.push_back({.time_unix_nanos = time, .kind = "access", .actor = "node:n1", .action = "read",
+                       .object = "dataset:x", .outcome = "allow", .subject = carol ? "user:carol" : "user:dave",
+                       .personal = "{\"i\":" + std::to_string(i) + "}"});
+  }
+  return entries;
+}
+
+TEST_F(AuditLogTest, ErasureFindsASubjectsPayloadsAcrossTheChunksOfAnAppend) {
+  ASSERT_TRUE(log_->Append(CarolAndDave(clock_.NowUnixNanos())).ok());
+  auto rows = db_->Prepare("SELECT count(*) FROM audit_subjects");
+  ASSERT_TRUE(*(*rows)->Step());
+  EXPECT_EQ((*rows)->Int(0), 2);  // a row per subject of the append, not per chunk
+  auto erased = log_->Erase("user:carol", "operator:dpo");
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_EQ(*erased, 20u);
+  clock_.Advance(kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.payloads_erased, 20u);
+  EXPECT_EQ(r.payloads_checked, 780u);
+}
+
+TEST_F(AuditLogTest, AnOlderSubjectIndexWithARowPerChunkIsUpgradedAndStillErases) {
+  ASSERT_TRUE(log_->Append(CarolAndDave(clock_.NowUnixNanos())).ok());
+  // The index as collectors wrote it before ranges: a row per chunk and
+  // subject, and no `last` column.
+  log_.reset();
+  ASSERT_TRUE(db_->Exec("DROP TABLE audit_subjects").ok());
+  ASSERT_TRUE(db_->Exec("CREATE TABLE audit_subjects(subject BLOB NOT NULL, first INTEGER NOT NULL, "
+                        "PRIMARY KEY(subject, first)) WITHOUT ROWID")
+                  .ok());
+  auto chunks = db_->Prepare("SELECT first, entries FROM audit_payload_chunks");
+  auto insert = db_->Prepare("INSERT OR IGNORE INTO audit_subjects VALUES(?1, ?2)");
+  ASSERT_TRUE(chunks.ok() && insert.ok());
+  while (*(*chunks)->Step()) {
+    const std::string blob = (*chunks)->Blob(1);
+    auto payloads = DecodePayloads(blob);
+    ASSERT_TRUE(payloads.ok());
+    for (const StoredPayload& p : *payloads) {
+      (*insert)->BindBlob(1, p.subject_hash);
+      (*insert)->Bind(2, (*chunks)->Int(0));
+      ASSERT_TRUE((*insert)->Exec().ok());
+    }
+  }
+  // A read-only reader (a verifier) reads it as it is.
+  auto reader = store::Db::Open(dir_ + "/custos.db", false, /*read_only=*/true);
+  ASSERT_TRUE(reader.ok());
+  auto data = LoadAuditData(**reader);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  EXPECT_EQ(data->payloads.size(), 800u);
+  Reopen();  // adds `last`
+  auto erased = log_->Erase("user:carol", "operator:dpo");
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_EQ(*erased, 20u);
+  ASSERT_TRUE(log_->Append(CarolAndDave(clock_.NowUnixNanos())).ok());  // new rows beside the old
+  auto again = log_->Erase("user:dave", "operator:dpo");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, 780u + 780u);
+  clock_.Advance(kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+  EXPECT_EQ(r.payloads_checked, 20u);  // the second append's carol
+}
+
 TEST_F(AuditLogTest, ReceiptsVerifyOnTheirOwnAndTamperingFails) {
   AppendAccess(30);
   auto receipt = MakeReceipt(*db_, 17);

@@ -11,7 +11,7 @@ namespace custos::audit {
 const char* const kRecordStoreSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_chunks(first INTEGER PRIMARY KEY, count INTEGER NOT NULL, lines BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_payload_chunks(first INTEGER PRIMARY KEY, entries BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_subjects(subject BLOB NOT NULL, first INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS audit_subjects(subject BLOB NOT NULL, first INTEGER NOT NULL, last INTEGER,
   PRIMARY KEY(subject, first)) WITHOUT ROWID;
 )sql";
 
@@ -133,7 +133,22 @@ Result<std::unique_ptr<RecordStore>> RecordStore::Open(store::Db& db) {
                           db.Prepare("INSERT INTO audit_chunks VALUES(?1, ?2, ?3)"));
   CUSTOS_ASSIGN_OR_RETURN(s->insert_payloads_,
                           db.Prepare("INSERT INTO audit_payload_chunks VALUES(?1, ?2)"));
-  CUSTOS_ASSIGN_OR_RETURN(s->insert_subject_, db.Prepare("INSERT OR IGNORE INTO audit_subjects VALUES(?1, ?2)"));
+  // Stores before subject ranges had a row per chunk and no `last`.
+  CUSTOS_ASSIGN_OR_RETURN(auto has_last, db.Prepare("SELECT count(*) FROM pragma_table_info('audit_subjects') "
+                                                    "WHERE name = 'last'"));
+  CUSTOS_ASSIGN_OR_RETURN(bool row, has_last->Step());
+  bool ranges = row && has_last->Int(0) > 0;
+  has_last.reset();
+  // A read-only connection (a verifier's) reads such a store as it is.
+  if (!ranges && sqlite3_db_readonly(db.raw(), "main") != 1) {
+    CUSTOS_RETURN_IF_ERROR(db.Exec("ALTER TABLE audit_subjects ADD COLUMN last INTEGER"));
+    ranges = true;
+  }
+  if (ranges) {
+    CUSTOS_ASSIGN_OR_RETURN(s->insert_subject_,
+                            db.Prepare("INSERT INTO audit_subjects VALUES(?1, ?2, ?3) ON CONFLICT(subject, first) "
+                                       "DO UPDATE SET last = max(coalesce(last, first), excluded.last)"));
+  }
   CUSTOS_ASSIGN_OR_RETURN(s->find_chunk_, db.Prepare("SELECT first, lines FROM audit_chunks WHERE first <= ?1 "
                                                      "ORDER BY first DESC LIMIT 1"));
   CUSTOS_ASSIGN_OR_RETURN(s->last_chunk_,
@@ -196,7 +211,9 @@ Status RecordStore::Write(uint64_t first, std::span<const std::string> lines, st
   ParallelFor(ranges.size(), threads, [&](uint64_t begin, uint64_t end, uint64_t t) {
     for (uint64_t i = begin; i < end; ++i) chunks[i] = CompressRange(first, ranges[i], lines, payloads, t);
   });
-  return Insert(chunks);
+  SubjectRanges subjects;
+  CUSTOS_RETURN_IF_ERROR(Insert(chunks, &subjects));
+  return InsertSubjects(subjects);
 }
 
 Result<std::vector<CompressedChunk>> RecordStore::Compress(uint64_t first, std::span<const std::string> lines,
@@ -209,7 +226,14 @@ Result<std::vector<CompressedChunk>> RecordStore::Compress(uint64_t first, std::
   return chunks;
 }
 
-Status RecordStore::Insert(std::span<const CompressedChunk> chunks) {
+void SubjectRanges::Add(const CompressedChunk& chunk) {
+  for (const std::string& subject : chunk.subjects) {
+    auto [it, added] = ranges_.try_emplace(subject, chunk.first, chunk.first);
+    if (!added) it->second.second = chunk.first;  // chunks come in index order
+  }
+}
+
+Status RecordStore::Insert(std::span<const CompressedChunk> chunks, SubjectRanges* subjects) {
   for (const CompressedChunk& c : chunks) {
     insert_chunk_->Bind(1, static_cast<int64_t>(c.first));
     insert_chunk_->Bind(2, static_cast<int64_t>(c.count));
@@ -219,11 +243,19 @@ Status RecordStore::Insert(std::span<const CompressedChunk> chunks) {
     insert_payloads_->Bind(1, static_cast<int64_t>(c.first));
     insert_payloads_->BindBlob(2, c.payloads_blob);
     CUSTOS_RETURN_IF_ERROR(insert_payloads_->Exec());
-    for (const std::string& subject : c.subjects) {
-      insert_subject_->BindBlob(1, subject);
-      insert_subject_->Bind(2, static_cast<int64_t>(c.first));
-      CUSTOS_RETURN_IF_ERROR(insert_subject_->Exec());
-    }
+    subjects->Add(c);
+  }
+  return Status::Ok();
+}
+
+Status RecordStore::InsertSubjects(const SubjectRanges& subjects) {
+  if (subjects.ranges().empty()) return Status::Ok();
+  if (insert_subject_ == nullptr) return FailedPrecondition("the audit log is open read-only");
+  for (const auto& [subject, range] : subjects.ranges()) {
+    insert_subject_->BindBlob(1, subject);
+    insert_subject_->Bind(2, static_cast<int64_t>(range.first));
+    insert_subject_->Bind(3, static_cast<int64_t>(range.second));
+    CUSTOS_RETURN_IF_ERROR(insert_subject_->Exec());
   }
   return Status::Ok();
 }
@@ -281,9 +313,11 @@ Status RecordStore::ForEachPayload(const std::function<Status(StoredPayload&&)>&
 }
 
 Result<std::vector<uint64_t>> RecordStore::ErasePayloads(std::string_view subject_hash) {
-  CUSTOS_ASSIGN_OR_RETURN(auto find, db_.Prepare("SELECT s.first, p.entries FROM audit_subjects s JOIN "
-                                                 "audit_payload_chunks p ON p.first = s.first WHERE s.subject = ?1 "
-                                                 "ORDER BY s.first"));
+  // Each row names the payload chunks of one append from the first to the
+  // last that hold the subject's payloads; chunks between may hold none.
+  CUSTOS_ASSIGN_OR_RETURN(auto find, db_.Prepare("SELECT DISTINCT p.first, p.entries FROM audit_subjects s JOIN "
+                                                 "audit_payload_chunks p ON p.first BETWEEN s.first AND "
+                                                 "coalesce(s.last, s.first) WHERE s.subject = ?1 ORDER BY p.first"));
   find->BindBlob(1, subject_hash);
   std::vector<std::pair<int64_t, std::string>> chunks;
   while (true) {
@@ -299,6 +333,7 @@ Result<std::vector<uint64_t>> RecordStore::ErasePayloads(std::string_view subjec
     if (!payloads.ok())
       return payloads.status().WithContext("audit payloads of the chunk at record " + std::to_string(first));
     std::vector<StoredPayload> kept;
+    const size_t erased_before = erased.size();
     for (StoredPayload& p : *payloads) {
       if (p.subject_hash == subject_hash) {
         erased.push_back(p.index);
@@ -306,6 +341,7 @@ Result<std::vector<uint64_t>> RecordStore::ErasePayloads(std::string_view subjec
         kept.push_back(std::move(p));
       }
     }
+    if (erased.size() == erased_before) continue;  // a chunk of the range without the subject
     store::Statement& st = kept.empty() ? *drop : *rewrite;
     st.Bind(1, first);
     // Recompressed from the kept entries only: nothing of the erased payload

@@ -5,9 +5,12 @@
 // tree nodes). So records are stored in chunks: the records of one append,
 // up to 256 of them (or 256 KiB of lines), as one zstd-compressed row of
 // newline-terminated lines in table audit_chunks. Payloads of those records go
-// into one row of audit_payload_chunks (same `first`), and each subject that
-// has a payload in the chunk gets one row in audit_subjects, so erasure finds
-// its chunks without scanning the log. The Merkle tree's lowest 8 levels are
+// into one row of audit_payload_chunks (same `first`), and each subject with
+// payloads in a write gets one row in audit_subjects naming the first and
+// last of the write's chunks that hold them, so erasure finds its chunks
+// without scanning the log. (A row per chunk and subject cost a fifth of the
+// append rate when a chunk holds many subjects; older stores have such rows,
+// with no `last`, and still work.) The Merkle tree's lowest 8 levels are
 // recomputed from the records (sqlite_node_store.h), so a record costs about
 // 1/128 of a row.
 //
@@ -28,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -70,6 +74,17 @@ struct CompressedChunk {
   std::vector<std::string> subjects;  // the distinct subject hashes of its payloads
 };
 
+// Per subject, the first and last chunk of one write that hold its
+// payloads (RecordStore::Insert collects them, InsertSubjects stores them).
+class SubjectRanges {
+ public:
+  void Add(const CompressedChunk& chunk);
+  const std::map<std::string, std::pair<uint64_t, uint64_t>>& ranges() const { return ranges_; }
+
+ private:
+  std::map<std::string, std::pair<uint64_t, uint64_t>> ranges_;
+};
+
 class RecordStore {
  public:
   static Result<std::unique_ptr<RecordStore>> Open(store::Db& db);
@@ -85,11 +100,14 @@ class RecordStore {
   // Write() in two steps, for a caller that compresses on other threads
   // while it goes on: Compress() may run on any thread, one at a time per
   // `worker` (< compress_workers()), and touches no database; Insert() runs
-  // on the owner's thread, with chunks in index order.
+  // on the owner's thread, with chunks in index order, adding their subjects
+  // to `subjects`; InsertSubjects() then stores those once the write's
+  // chunks are all in.
   [[nodiscard]] Result<std::vector<CompressedChunk>> Compress(uint64_t first, std::span<const std::string> lines,
                                                               std::span<const StoredPayload> payloads,
                                                               size_t worker) const;
-  [[nodiscard]] Status Insert(std::span<const CompressedChunk> chunks);
+  [[nodiscard]] Status Insert(std::span<const CompressedChunk> chunks, SubjectRanges* subjects);
+  [[nodiscard]] Status InsertSubjects(const SubjectRanges& subjects);
   size_t compress_workers() const { return cctx_.size(); }
 
   // One past the last stored index (0 for an empty log), from the last chunk.
