@@ -6,8 +6,8 @@
 // on the audit append bench every third or fourth commit took 20-26 ms
 // instead of 6 ms. Started here, the writer's WAL hook only wakes this
 // thread, which runs a PASSIVE checkpoint on a connection of its own, at a
-// lower priority, while the writer goes on; the writer starts the log over from its beginning once
-// a checkpoint has caught up.
+// lower priority, while the writer goes on; the writer starts the log over
+// from its beginning once a checkpoint has caught up.
 //
 // Bounded: when the log still holds more than `max_wal_pages` after a passive
 // pass (the writer outruns the checkpoints, or a long read keeps old frames
