@@ -117,7 +117,7 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   std::string root = "../shared/datasets/nezha-dev", json_path, reference = "around", db_path;
-  bool verbose = false, explain_edges = true, caller_errors = true;
+  bool verbose = false, explain_edges = true, caller_errors = true, idle_last = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--data" && i + 1 < argc)
@@ -130,6 +130,8 @@ int main(int argc, char** argv) {
       verbose = true;
     else if (a == "--no-explain-edges")
       explain_edges = false;
+    else if (a == "--no-idle-last")
+      idle_last = false;
     else if (a == "--no-caller-errors")
       caller_errors = false;
     else if (a == "--db" && i + 1 < argc)
@@ -137,7 +139,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: nezha_replay [--data DIR] [--db STORE] [--reference around|before] [--no-explain-edges] "
-                   "[--no-caller-errors] [--verbose] [--json FILE]\n");
+                   "[--no-caller-errors] [--no-idle-last] [--verbose] [--json FILE]\n");
       return 2;
     }
   }
@@ -185,6 +187,7 @@ int main(int argc, char** argv) {
   rca::AnalyzeOptions options;
   options.load.scoring.edge_explaining_away = explain_edges;
   options.load.scoring.caller_errors_to_callees = caller_errors;
+  options.load.scoring.idle_services_last = idle_last;
   options.load.scoring.reference = reference == "before" ? rca::ReferenceMode::kBefore : rca::ReferenceMode::kAround;
   std::map<std::string, Ranks> ours, base;
   std::vector<double> seconds;
@@ -201,7 +204,7 @@ int main(int argc, char** argv) {
         return 1;
       }
       std::vector<rca::SeriesScore> scores = rca::ScoreSeries(frame, options.load.scoring);
-      std::vector<rca::EntityScore> ranked = rca::RankEntities(scores, graph);
+      std::vector<rca::EntityScore> ranked = rca::RankEntities(scores, graph, options.load.scoring);
       seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       int r = RankOf(ranked, c.service);
       int br = RankOf(BaselineRanking(frame, options.load.scoring), c.service);

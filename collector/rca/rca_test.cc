@@ -275,6 +275,88 @@ TEST(Rank, CallerErrorsGoToACalleeWhoseLogFlowChanged) {
   EXPECT_EQ(RankEntities(own, graph)[0].entity, "travel");
 }
 
+// An exception deep down comes back through a service that does not log it:
+// the caller's framework ERROR goes to the service two calls below whose
+// statements changed, not to the quiet one in between.
+TEST(Rank, CallerErrorsReachAServiceBelowACalleeThatLogsNothing) {
+  auto series = [](const std::string& entity, const std::string& name, double score) {
+    SeriesScore s;
+    s.entity = entity;
+    s.name = name;
+    s.score = score;
+    return s;
+  };
+  const CallGraph graph = {{"travel", {"basic"}}, {"basic", {"price"}}};
+  std::vector<SeriesScore> scores = {
+      series("travel", "L|evshare|/trips|ERROR o.a.c.c.C.[dispatcherServlet]#175", 20),
+      series("travel", "T|dur_p99", 2),
+      series("preserve", "L|evshare|/preserve|ERROR o.a.c.c.C.[dispatcherServlet]#175", 5),
+      series("basic", "T|dur_p99", 1),
+      series("price", "L|evshare|/prices|INFO p.c.PriceController#46", 10)};
+  auto ranked = RankEntities(scores, graph);
+  ASSERT_GE(ranked.size(), 1u);
+  EXPECT_EQ(ranked[0].entity, "price");
+  EXPECT_EQ(ranked[0].series.front().name, "X|errin");
+  EXPECT_NEAR(ranked[0].score, 20.0 * 10 / 12, 1e-9);
+}
+
+// A service that served nothing around the onset (metrics only) goes after
+// one that did; a systemd unit with metrics only (a noisy neighbour) keeps
+// its place, and without any spans or logs nothing is reordered.
+TEST(Rank, AnIdleServiceRanksAfterOnesThatServedRequests) {
+  auto series = [](const std::string& entity, const std::string& name, double score) {
+    SeriesScore s;
+    s.entity = entity;
+    s.name = name;
+    s.score = score;
+    return s;
+  };
+  std::vector<SeriesScore> scores = {series("consign-price", "M|SyscallWrite", 27),
+                                     series("travel2", "L|evshare|/trips|INFO t.s.TravelServiceImpl#372", 10),
+                                     series("travel2", "M|CpuUsageRate(%)", 1)};
+  auto ranked = RankEntities(scores, {});
+  ASSERT_EQ(ranked.size(), 2u);
+  EXPECT_EQ(ranked[0].entity, "travel2");
+  EXPECT_EQ(ranked[1].entity, "consign-price");  // still listed, with its evidence
+  ScoringOptions off;
+  off.idle_services_last = false;
+  EXPECT_EQ(RankEntities(scores, {}, off)[0].entity, "consign-price");
+
+  std::vector<SeriesScore> unit = scores;
+  unit[0].entity = "batch-job.service";
+  EXPECT_EQ(RankEntities(unit, {})[0].entity, "batch-job.service");
+  std::vector<SeriesScore> gpu = scores;
+  gpu[0].entity = "gpu0@node-7";
+  EXPECT_EQ(RankEntities(gpu, {})[0].entity, "gpu0@node-7");
+
+  std::vector<SeriesScore> metrics_only = {series("consign-price", "M|SyscallWrite", 27),
+                                           series("travel2", "M|CpuUsageRate(%)", 10)};
+  EXPECT_EQ(RankEntities(metrics_only, {})[0].entity, "consign-price");
+}
+
+// A statement written once per request in every reference minute and in
+// none after the onset, while the requests go on, is scored: its share has
+// no value after the onset at all, and reads as 0 there.
+TEST(Score, AStatementNoLongerWrittenIsScored) {
+  SeriesFrame frame(0);
+  const SeriesId share = frame.Intern("travel2", "L|evshare|/trips|INFO t.s.TravelServiceImpl#372");
+  const SeriesId requests = frame.Intern("travel2", "T|ent|/trips");
+  for (int b = -30; b <= 2; ++b) {
+    frame.MarkSource(b, Source::kTrace);
+    frame.MarkSource(b, Source::kLog);
+    frame.Put(b, requests, 12);
+    if (b < -2) frame.Put(b, share, 1.0);
+  }
+  bool found = false;
+  for (const SeriesScore& s : ScoreSeries(frame, {})) {
+    if (s.id != share) continue;
+    found = true;
+    EXPECT_NEAR(s.score, 10, 1e-9);  // (0 − 1) / the share floor 0.1
+    EXPECT_EQ(s.post.size(), 3u);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(Rank, ExcludedSeries) {
   EXPECT_TRUE(ExcludedSeries("M|PodClientLatencyP90(s)"));
   EXPECT_TRUE(ExcludedSeries("M|NodeCpuUsageRate(%)"));

@@ -343,9 +343,13 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& f, const ScoringOptions&
     for (int b : w.post) f.ForEachValue(b, [&](SeriesId id, double) { score_series(id); });
     // A count with no value after the onset where its source had data is a
     // zero: a service that stopped serving (no spans, no logs) is scored too.
+    // So is a share whose denominator is still there: a statement no longer
+    // written while its requests go on (an exception skipping it).
     if (!w.post.empty()) {
-      for (SeriesId id = 0; id < f.series_count(); ++id)
-        if (!seen.count(id) && IsCount(GroupOf(f.name(id)))) score_series(id);
+      for (SeriesId id = 0; id < f.series_count(); ++id) {
+        const Group g = GroupOf(f.name(id));
+        if (!seen.count(id) && (IsCount(g) || IsShare(g))) score_series(id);
+      }
     }
   }
   return AttributeEdges(std::move(out), o.edge_explaining_away);
@@ -361,6 +365,19 @@ bool IsErrorLogSeries(const std::string& name) {
 
 // The statement of a log series: its last '|' part ("ERROR o.a.c.c.C…#175").
 std::string LogStatement(const std::string& name) { return name.substr(name.rfind('|') + 1); }
+
+// Spans or log lines of the entity: it was doing work around the onset.
+bool ServedRequests(const std::string& name) { return StartsWith(name, "T|") || StartsWith(name, "L|"); }
+
+// A service (named by its telemetry), not a node, a GPU or a systemd unit:
+// the entities that may be idle while requests fail elsewhere.
+bool IsServiceEntity(const std::string& entity) {
+  if (StartsWith(entity, "node:")) return false;
+  if (StartsWith(entity, "gpu") && entity.find('@') != std::string::npos) return false;
+  for (const char* unit : {".service", ".scope", ".slice", ".socket", ".mount", ".timer"})
+    if (EndsWith(entity, unit)) return false;
+  return true;
+}
 
 // See RankEntities: callers' ERROR-log evidence shared with anomalous callees.
 void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const CallGraph& graph,
@@ -389,9 +406,20 @@ void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const Call
   for (auto& [caller, e] : by_entity) {
     auto callees = graph.find(caller);
     if (callees == graph.end()) continue;
+    // Every service below the caller: an exception deep down comes back
+    // through services that may not log it themselves.
+    std::set<std::string> reach = callees->second;
+    std::vector<std::string> todo(reach.begin(), reach.end());
+    while (!todo.empty()) {
+      auto it = graph.find(todo.back());
+      todo.pop_back();
+      if (it == graph.end()) continue;
+      for (const std::string& m : it->second)
+        if (m != caller && reach.insert(m).second) todo.push_back(m);
+    }
     std::vector<std::string> sick;
     double total = own[caller];
-    for (const std::string& c : callees->second) {
+    for (const std::string& c : reach) {
       if (c == caller || !by_entity.count(c) || flow[c] < anomalous) continue;
       sick.push_back(c);
       total += flow[c];
@@ -435,9 +463,20 @@ std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const Cal
     order.push_back(std::move(e));
   }
   auto nth = [](const EntityScore& e, size_t i) { return i < e.series.size() ? e.series[i].score : -1e9; };
+  // Idle services (see ScoringOptions::idle_services_last) go after the rest.
+  bool any_requests = false;
+  for (const EntityScore& e : order)
+    for (const SeriesScore& s : e.series) any_requests = any_requests || ServedRequests(s.name);
+  std::map<std::string, int> idle;
+  for (const EntityScore& e : order) {
+    bool served = std::any_of(e.series.begin(), e.series.end(), [](const SeriesScore& s) {
+      return ServedRequests(s.name) || StartsWith(s.name, "X|") || StartsWith(s.name, "E|");
+    });
+    idle[e.entity] = options.idle_services_last && any_requests && !served && IsServiceEntity(e.entity) ? 1 : 0;
+  }
   std::sort(order.begin(), order.end(), [&](const EntityScore& a, const EntityScore& b) {
-    return std::make_tuple(-a.score, -nth(a, 1), -nth(a, 2), a.entity) <
-           std::make_tuple(-b.score, -nth(b, 1), -nth(b, 2), b.entity);
+    return std::make_tuple(idle[a.entity], -a.score, -nth(a, 1), -nth(a, 2), a.entity) <
+           std::make_tuple(idle[b.entity], -b.score, -nth(b, 1), -nth(b, 2), b.entity);
   });
   // Equal scores: a callee before its caller (failures propagate upstream).
   // Bounded: each pass only moves callees up past callers.

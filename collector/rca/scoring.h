@@ -52,6 +52,12 @@ struct ScoringOptions {
   // RankEntities); callees count as anomalous from this score up.
   bool caller_errors_to_callees = true;
   double anomalous_callee_score = 3;
+  // Rank services that did no work around the onset (no spans, no log
+  // lines, no edges: only metrics) after those that did, when any did: a
+  // service that served no requests is not where requests failed, however
+  // its memory or syscalls moved. Nodes, GPUs and systemd units are not
+  // affected (a noisy neighbour shows in metrics only).
+  bool idle_services_last = true;
 };
 
 struct SeriesScore {
@@ -80,7 +86,8 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& frame, const ScoringOpti
 // options.caller_errors_to_callees, each ERROR-log series of a caller whose
 // statement other services write too (a framework's report of an exception
 // that escaped, not the service's own code) is split like an edge with those
-// callees whose own log flow changed (a non-ERROR log
+// services below it in the call graph (callees, their callees, …) whose own
+// log flow changed (a non-ERROR log
 // series scoring anomalous_callee_score or more: an exception skips the
 // statements after it): the caller's share is in proportion to its best
 // other series, each such callee's to its log-flow score, as series
