@@ -234,24 +234,25 @@ TEST(Rank, EqualScoresPutTheCalleeFirst) {
   EXPECT_EQ(RankEntities(scores, {})[0].entity, "caller");
 }
 
+SeriesScore Scored(const std::string& entity, const std::string& name, double score) {
+  SeriesScore s;
+  s.entity = entity;
+  s.name = name;
+  s.score = score;
+  return s;
+}
+
 // A framework's ERROR statement in a caller (one other services write too)
 // goes mostly to a callee whose own log flow changed; a service's own ERROR
 // statement, or a callee that is only slow, keeps the caller first.
 TEST(Rank, CallerErrorsGoToACalleeWhoseLogFlowChanged) {
-  auto series = [](const std::string& entity, const std::string& name, double score) {
-    SeriesScore s;
-    s.entity = entity;
-    s.name = name;
-    s.score = score;
-    return s;
-  };
   const std::string framework = "L|evshare|/trips|ERROR o.a.c.c.C.[dispatcherServlet]#175";
   const CallGraph graph = {{"travel", {"route", "seat"}}};
   std::vector<SeriesScore> scores = {
-      series("travel", framework, 20), series("travel", "T|dur_p99", 2),
-      series("preserve", "L|evshare|/preserve|ERROR o.a.c.c.C.[dispatcherServlet]#175", 5),
-      series("route", "L|evshare|/routes|INFO r.c.RouteController#53", 10),  // a statement no longer reached
-      series("seat", "T|self_p99", 8)};                                       // slower only
+      Scored("travel", framework, 20), Scored("travel", "T|dur_p99", 2),
+      Scored("preserve", "L|evshare|/preserve|ERROR o.a.c.c.C.[dispatcherServlet]#175", 5),
+      Scored("route", "L|evshare|/routes|INFO r.c.RouteController#53", 10),  // a statement no longer reached
+      Scored("seat", "T|self_p99", 8)};                                       // slower only
   auto ranked = RankEntities(scores, graph);
   ASSERT_GE(ranked.size(), 2u);
   EXPECT_EQ(ranked[0].entity, "route");
@@ -279,20 +280,13 @@ TEST(Rank, CallerErrorsGoToACalleeWhoseLogFlowChanged) {
 // the caller's framework ERROR goes to the service two calls below whose
 // statements changed, not to the quiet one in between.
 TEST(Rank, CallerErrorsReachAServiceBelowACalleeThatLogsNothing) {
-  auto series = [](const std::string& entity, const std::string& name, double score) {
-    SeriesScore s;
-    s.entity = entity;
-    s.name = name;
-    s.score = score;
-    return s;
-  };
   const CallGraph graph = {{"travel", {"basic"}}, {"basic", {"price"}}};
   std::vector<SeriesScore> scores = {
-      series("travel", "L|evshare|/trips|ERROR o.a.c.c.C.[dispatcherServlet]#175", 20),
-      series("travel", "T|dur_p99", 2),
-      series("preserve", "L|evshare|/preserve|ERROR o.a.c.c.C.[dispatcherServlet]#175", 5),
-      series("basic", "T|dur_p99", 1),
-      series("price", "L|evshare|/prices|INFO p.c.PriceController#46", 10)};
+      Scored("travel", "L|evshare|/trips|ERROR o.a.c.c.C.[dispatcherServlet]#175", 20),
+      Scored("travel", "T|dur_p99", 2),
+      Scored("preserve", "L|evshare|/preserve|ERROR o.a.c.c.C.[dispatcherServlet]#175", 5),
+      Scored("basic", "T|dur_p99", 1),
+      Scored("price", "L|evshare|/prices|INFO p.c.PriceController#46", 10)};
   auto ranked = RankEntities(scores, graph);
   ASSERT_GE(ranked.size(), 1u);
   EXPECT_EQ(ranked[0].entity, "price");
@@ -304,16 +298,9 @@ TEST(Rank, CallerErrorsReachAServiceBelowACalleeThatLogsNothing) {
 // one that did; a systemd unit with metrics only (a noisy neighbour) keeps
 // its place, and without any spans or logs nothing is reordered.
 TEST(Rank, AnIdleServiceRanksAfterOnesThatServedRequests) {
-  auto series = [](const std::string& entity, const std::string& name, double score) {
-    SeriesScore s;
-    s.entity = entity;
-    s.name = name;
-    s.score = score;
-    return s;
-  };
-  std::vector<SeriesScore> scores = {series("consign-price", "M|SyscallWrite", 27),
-                                     series("travel2", "L|evshare|/trips|INFO t.s.TravelServiceImpl#372", 10),
-                                     series("travel2", "M|CpuUsageRate(%)", 1)};
+  std::vector<SeriesScore> scores = {Scored("consign-price", "M|SyscallWrite", 27),
+                                     Scored("travel2", "L|evshare|/trips|INFO t.s.TravelServiceImpl#372", 10),
+                                     Scored("travel2", "M|CpuUsageRate(%)", 1)};
   auto ranked = RankEntities(scores, {});
   ASSERT_EQ(ranked.size(), 2u);
   EXPECT_EQ(ranked[0].entity, "travel2");
@@ -329,8 +316,8 @@ TEST(Rank, AnIdleServiceRanksAfterOnesThatServedRequests) {
   gpu[0].entity = "gpu0@node-7";
   EXPECT_EQ(RankEntities(gpu, {})[0].entity, "gpu0@node-7");
 
-  std::vector<SeriesScore> metrics_only = {series("consign-price", "M|SyscallWrite", 27),
-                                           series("travel2", "M|CpuUsageRate(%)", 10)};
+  std::vector<SeriesScore> metrics_only = {Scored("consign-price", "M|SyscallWrite", 27),
+                                           Scored("travel2", "M|CpuUsageRate(%)", 10)};
   EXPECT_EQ(RankEntities(metrics_only, {})[0].entity, "consign-price");
 }
 
