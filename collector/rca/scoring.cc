@@ -406,6 +406,10 @@ void ShareCallerErrors(std::map<std::string, EntityScore>& by_entity, const Call
   for (auto& [caller, e] : by_entity) {
     auto callees = graph.find(caller);
     if (callees == graph.end()) continue;
+    const bool shared = std::any_of(e.series.begin(), e.series.end(), [&](const SeriesScore& s) {
+      return IsErrorLogSeries(s.name) && s.score > 0 && writers[LogStatement(s.name)].size() >= 2;
+    });
+    if (!shared) continue;  // nothing of this caller's to split
     // Every service below the caller: an exception deep down comes back
     // through services that may not log it themselves.
     std::set<std::string> reach = callees->second;
