@@ -141,7 +141,9 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   CUSTOS_ASSIGN_OR_RETURN(CurveKeyPair keys, ReadCurveSecretKey(config.secret_key_file));
   c->config_.ingest.secret_key = keys.secret_z85;
   CUSTOS_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0750));
-  CUSTOS_ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.store));
+  store::SqliteOptions store_options = config.store;
+  store_options.metrics = &c->metrics_;
+  CUSTOS_ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(store_options));
   // The audit signing key: made on first start (mode 0600), its verifier key
   // published beside it for auditors (custosctl audit verify --key).
   auto key = audit::ReadSignerKeyFile(config.audit_key_file);

@@ -172,7 +172,8 @@ Status SqliteStore::Init() {
   CUSTOS_ASSIGN_OR_RETURN(read_db_, Db::Open(options_.path, /*create=*/false));
   // Commits append to the WAL only; copying it into the file happens beside them.
   CUSTOS_ASSIGN_OR_RETURN(checkpointer_,
-                          WalCheckpointer::Start(*db_, {.synchronous_full = options_.synchronous_full}));
+                          WalCheckpointer::Start(*db_, {.synchronous_full = options_.synchronous_full,
+                                                        .metrics = options_.metrics}));
   return Status::Ok();
 }
 

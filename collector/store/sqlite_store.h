@@ -29,6 +29,7 @@ namespace custos::store {
 struct SqliteOptions {
   std::string path;
   bool synchronous_full = true;
+  MetricsRegistry* metrics = nullptr;  // where the store's own counters go, if anywhere
 };
 
 class SqliteStore final : public Store {

@@ -13,6 +13,16 @@ Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(Db& writer, WalC
     return InvalidArgument("WAL checkpoint: checkpoint_pages must be at least 1 and at most max_wal_pages");
   }
   std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(writer, options));
+  if (options.metrics != nullptr) {
+    const char* help = "WAL checkpoints run beside the writer, by mode and outcome";
+    c->passive_ok_ = &options.metrics->GetCounter("custos_store_wal_checkpoints_total", help,
+                                                  {{"mode", "passive"}, {"outcome", "ok"}});
+    c->restart_ok_ = &options.metrics->GetCounter("custos_store_wal_checkpoints_total", help,
+                                                  {{"mode", "restart"}, {"outcome", "ok"}});
+    c->failed_ = &options.metrics->GetCounter("custos_store_wal_checkpoints_total", help, {{"outcome", "failed"}});
+    c->wal_pages_gauge_ = &options.metrics->GetGauge(
+        "custos_store_wal_pages", "Pages in the WAL after the last checkpoint, 0 when it was copied in full");
+  }
   CUSTOS_ASSIGN_OR_RETURN(auto mode, writer.Prepare("PRAGMA journal_mode"));
   CUSTOS_ASSIGN_OR_RETURN(bool row, mode->Step());
   if (!row || mode->Text(0) != "wal") {
@@ -93,6 +103,10 @@ bool WalCheckpointer::Pass(bool restart) {
     // A log copied in full is started over by the writer's next transaction:
     // it no longer counts against the bound.
     stats_.last_wal_pages = rc == SQLITE_OK && (restart || copied >= log_pages) ? 0 : log_pages;
+    if (wal_pages_gauge_ != nullptr) {
+      (failed ? failed_ : restart ? restart_ok_ : passive_ok_)->Increment();
+      wal_pages_gauge_->Set(stats_.last_wal_pages);
+    }
   }
   uint64_t suppressed = 0;
   if ((restart || failed) && log_limit_.Allow(Clock::Real().MonotonicNanos(), &suppressed)) {

@@ -34,6 +34,7 @@
 
 #include "collector/store/sqlite_db.h"
 #include "common/log_limiter.h"
+#include "common/metrics.h"
 
 namespace custos::store {
 
@@ -44,6 +45,9 @@ struct WalCheckpointOptions {
   int64_t max_wal_pages = 64 * 1000;
   // The checkpoint fsyncs the database file; FULL also fsyncs the log first.
   bool synchronous_full = true;
+  // When set, the counts of stats() are exported here too
+  // (custos_store_wal_checkpoints_total{mode,outcome}, custos_store_wal_pages).
+  MetricsRegistry* metrics = nullptr;
 };
 
 struct WalCheckpointStats {
@@ -86,6 +90,11 @@ class WalCheckpointer {
   int64_t wal_pages_ = 0;     // the log's size at the writer's last commit, guarded by mu_
   bool stop_ = false;         // guarded by mu_
   WalCheckpointStats stats_;  // guarded by mu_
+  // Exported copies of stats_ (null without options.metrics).
+  Counter* passive_ok_ = nullptr;
+  Counter* restart_ok_ = nullptr;
+  Counter* failed_ = nullptr;
+  Gauge* wal_pages_gauge_ = nullptr;
   std::thread thread_;
 };
 

@@ -66,7 +66,8 @@ class WalCheckpointerTest : public ::testing::Test {
 
 TEST_F(WalCheckpointerTest, CopiesTheLogIntoTheDatabaseFromItsOwnThread) {
   ASSERT_TRUE(writer_->Exec("PRAGMA wal_autocheckpoint=0").ok());
-  auto ckpt = WalCheckpointer::Start(*writer_, {.checkpoint_pages = 64, .max_wal_pages = 100'000});
+  MetricsRegistry metrics;
+  auto ckpt = WalCheckpointer::Start(*writer_, {.checkpoint_pages = 64, .max_wal_pages = 100'000, .metrics = &metrics});
   ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
   const int64_t before = FileSize(path_);
   for (int i = 0; i < 40; ++i) WriteRow();
@@ -78,11 +79,15 @@ TEST_F(WalCheckpointerTest, CopiesTheLogIntoTheDatabaseFromItsOwnThread) {
   EXPECT_EQ((*ckpt)->stats().restarts, 0u);
   EXPECT_EQ((*ckpt)->stats().failures, 0u);
   ckpt->reset();
+  // Exported as they are counted.
+  EXPECT_GE(metrics.Value("custos_store_wal_checkpoints_total", {{"mode", "passive"}, {"outcome", "ok"}}), 1);
+  EXPECT_EQ(metrics.Value("custos_store_wal_checkpoints_total", {{"outcome", "failed"}}), 0);
   EXPECT_EQ(AutoCheckpoint(), 1000);  // SQLite's own is back
 }
 
 TEST_F(WalCheckpointerTest, AReaderPinningTheLogForcesARestartOnceItLetsGo) {
-  auto ckpt = WalCheckpointer::Start(*writer_, {.checkpoint_pages = 32, .max_wal_pages = 64});
+  MetricsRegistry metrics;
+  auto ckpt = WalCheckpointer::Start(*writer_, {.checkpoint_pages = 32, .max_wal_pages = 64, .metrics = &metrics});
   ASSERT_TRUE(ckpt.ok());
   WriteRow();
   // A read transaction on the first row's snapshot: later frames cannot be
@@ -101,6 +106,14 @@ TEST_F(WalCheckpointerTest, AReaderPinningTheLogForcesARestartOnceItLetsGo) {
   ASSERT_TRUE(WaitFor([&] { return (*ckpt)->stats().restarts >= 1 && (*ckpt)->stats().last_wal_pages == 0; }))
       << "passes " << (*ckpt)->stats().passes << ", restarts " << (*ckpt)->stats().restarts << ", failures "
       << (*ckpt)->stats().failures << ", log pages " << (*ckpt)->stats().last_wal_pages;
+  // Exported as counted: every pass once, by mode and outcome.
+  const auto count = [&](const MetricLabels& labels) {
+    return metrics.Value("custos_store_wal_checkpoints_total", labels);
+  };
+  EXPECT_EQ(count({{"mode", "passive"}, {"outcome", "ok"}}) + count({{"mode", "restart"}, {"outcome", "ok"}}) +
+                count({{"outcome", "failed"}}),
+            static_cast<double>((*ckpt)->stats().passes));
+  EXPECT_EQ(metrics.Value("custos_store_wal_pages"), 0);
   // The writer starts the log over. (A write that meets the thread between
   // passes goes on at the end instead, and wakes it again.)
   int frames = WalFrames().first;
