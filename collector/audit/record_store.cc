@@ -100,7 +100,9 @@ Result<std::vector<std::string>> DecodeLines(std::string_view blob) {
   return lines;
 }
 
-std::string EncodePayloads(std::span<const StoredPayload> payloads) { return ZstdCompress(nullptr, RawPayloads(payloads)); }
+std::string EncodePayloads(std::span<const StoredPayload> payloads) {
+  return ZstdCompress(nullptr, RawPayloads(payloads));
+}
 
 Result<std::vector<StoredPayload>> DecodePayloads(std::string_view blob) {
   CUSTOS_ASSIGN_OR_RETURN(std::string raw, Decompress(blob));
@@ -193,8 +195,7 @@ CompressedChunk RecordStore::CompressRange(uint64_t first, const ChunkRange& k, 
   if (k.payload_end > k.payload_begin) {
     std::span<const StoredPayload> mine = payloads.subspan(k.payload_begin, k.payload_end - k.payload_begin);
     c.payloads_blob = ZstdCompress(cctx_[worker], RawPayloads(mine));
-    // One row per subject of the chunk: a chunk has 256 records at most, and
-    // usually far fewer subjects.
+    // The chunk's distinct subjects, for the write's subject ranges.
     for (const StoredPayload& p : mine) c.subjects.push_back(p.subject_hash);
     std::sort(c.subjects.begin(), c.subjects.end());
     c.subjects.erase(std::unique(c.subjects.begin(), c.subjects.end()), c.subjects.end());
