@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/files.h"
+#include "common/systemd_unit.h"
 
 namespace custos::agent {
 namespace {
@@ -84,7 +85,7 @@ std::string UnitFromCgroupPath(std::string_view path) {
     path = path.substr(slash + 1);
   }
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    for (std::string_view suffix : {".service", ".scope", ".socket", ".mount", ".swap"}) {
+    for (std::string_view suffix : kProcessUnitSuffixes) {
       if (EndsWith(*it, suffix)) return std::string(*it);
     }
   }

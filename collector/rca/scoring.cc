@@ -8,6 +8,8 @@
 #include <set>
 #include <tuple>
 
+#include "common/systemd_unit.h"
+
 namespace custos::rca {
 namespace {
 
@@ -374,9 +376,7 @@ bool ServedRequests(const std::string& name) { return StartsWith(name, "T|") || 
 bool IsServiceEntity(const std::string& entity) {
   if (StartsWith(entity, "node:")) return false;
   if (StartsWith(entity, "gpu") && entity.find('@') != std::string::npos) return false;
-  for (const char* unit : {".service", ".scope", ".slice", ".socket", ".mount", ".timer"})
-    if (EndsWith(entity, unit)) return false;
-  return true;
+  return !IsSystemdUnitName(entity);
 }
 
 // See RankEntities: callers' ERROR-log evidence shared with anomalous callees.
