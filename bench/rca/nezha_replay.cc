@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -113,10 +114,37 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The top entities and the labelled one, each with its best series: what
+// the ranking rested on.
+void Explain(const std::vector<rca::EntityScore>& ranked, const std::string& truth) {
+  if (const char* want = std::getenv("NEZHA_EXPLAIN_SERIES")) {  // every series whose name has this
+    for (const rca::EntityScore& e : ranked)
+      for (const rca::SeriesScore& s : e.series)
+        if (s.name.find(want) != std::string::npos)
+          for (size_t k = 0; k < std::max<size_t>(1, s.edges.size()); ++k)
+            std::fprintf(stderr, "    %s %s %.2f %s\n", e.entity.c_str(), s.name.c_str(), s.score,
+                         k < s.edges.size() ? s.edges[k].c_str() : "");
+  }
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const rca::EntityScore& e = ranked[i];
+    if (i >= 8 && e.entity != truth) continue;
+    std::fprintf(stderr, "%s#%zu %s %.2f\n", e.entity == truth ? "* " : "  ", i + 1, e.entity.c_str(), e.score);
+    for (size_t j = 0; j < e.series.size() && j < (e.entity == truth ? 10u : 4u); ++j) {
+      const rca::SeriesScore& s = e.series[j];
+      std::string post;
+      for (const auto& [bucket, v] : s.post) post += " " + std::to_string(bucket) + ":" + std::to_string(v).substr(0, 8);
+      std::fprintf(stderr, "      %7.2f %s (median %.4g, scale %.3g)%s%s%s\n", s.score, s.name.substr(0, 90).c_str(),
+                   s.median, s.scale, post.c_str(), s.edges.empty() ? "" : " | ",
+                   s.edges.empty() ? "" : s.edges[0].c_str());
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string root = "../shared/datasets/nezha-dev", json_path, reference = "around", db_path;
+  std::string explain;  // "YYYY-MM-DD HH:MM": analyse only that case and print why it ranked so
   bool verbose = false, explain_edges = true, caller_errors = true, idle_last = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -134,12 +162,14 @@ int main(int argc, char** argv) {
       idle_last = false;
     else if (a == "--no-caller-errors")
       caller_errors = false;
+    else if (a == "--explain" && i + 1 < argc)
+      explain = argv[++i];
     else if (a == "--db" && i + 1 < argc)
       db_path = argv[++i];  // analyse a store replayed before
     else {
       std::fprintf(stderr,
                    "usage: nezha_replay [--data DIR] [--db STORE] [--reference around|before] [--no-explain-edges] "
-                   "[--no-caller-errors] [--no-idle-last] [--verbose] [--json FILE]\n");
+                   "[--no-caller-errors] [--no-idle-last] [--verbose] [--json FILE] [--explain 'DAY HH:MM']\n");
       return 2;
     }
   }
@@ -194,6 +224,7 @@ int main(int argc, char** argv) {
   nlohmann::json cases = nlohmann::json::array();
   for (const nezha::Day& day : *days) {
     for (const nezha::Case& c : day.cases) {
+      if (!explain.empty() && c.day + " " + c.inject_time.substr(11, 5) != explain) continue;
       auto start = std::chrono::steady_clock::now();
       options.load.onset_unix_nanos = c.onset_unix_nanos;
       rca::SeriesFrame frame(c.onset_unix_nanos);
@@ -225,7 +256,16 @@ int main(int argc, char** argv) {
                        {"baseline_rank", br},
                        {"seconds", seconds.back()},
                        {"top", top}});
-      if (verbose) {
+      if (!explain.empty()) Explain(ranked, c.service);
+      if (const char* raw = std::getenv("NEZHA_EXPLAIN_RAW"); raw != nullptr && !explain.empty()) {
+        std::string want = raw;  // ENTITY|SERIES: its value in every trace bucket
+        rca::SeriesId id;
+        if (frame.Find(want.substr(0, want.find('|')), want.substr(want.find('|') + 1), &id))
+          for (int bucket : frame.Buckets(rca::Source::kTrace))
+            if (const double* v = frame.Get(bucket, id)) std::fprintf(stderr, " %d:%.3g", bucket, *v);
+        std::fprintf(stderr, "\n");
+      }
+      if (verbose || !explain.empty()) {
         std::fprintf(stderr, "  %s %s %-14s %-28s rank %-3d base %-3d | %s %.1f %s\n", c.day.c_str(),
                      c.inject_time.substr(11, 5).c_str(), c.type.c_str(), c.service.c_str(), r, br,
                      ranked.empty() ? "-" : ranked[0].entity.c_str(), ranked.empty() ? 0 : ranked[0].score,
