@@ -111,6 +111,23 @@ TEST(RobustScore, SecondLargestOneSided) {
   EXPECT_DOUBLE_EQ(RobustScore("M|PodSuccessRate(%)", {100, 100, 99, 100, 100}, {50, 40}, 2), 5);
 }
 
+TEST(RobustScore, AStatementEveryRequestWroteIsAsStrongGoneAsNew) {
+  const std::vector<double> never(10, 0.0), always(10, 1.0), twice(10, 2.0);
+  const std::string per_request = "L|evshare|/trips|INFO t.s.TravelServiceImpl#457";
+  const double appeared = RobustScore(per_request, never, {1, 1}, 2);
+  EXPECT_DOUBLE_EQ(appeared, 50);                                     // (1 − 0) / 0.02
+  EXPECT_DOUBLE_EQ(RobustScore(per_request, always, {0, 0}, 2), appeared);  // not 10, as at 10 % of 1
+  EXPECT_DOUBLE_EQ(RobustScore(per_request, twice, {1, 1}, 2), appeared);   // one of its two lines gone
+  // Between whole numbers (a branch some requests take), 10 % of the
+  // distance to the nearest: 1.5 → 0.05.
+  double scale = 0;
+  RobustScore(per_request, std::vector<double>(10, 1.5), {1.5, 1.5}, 2, nullptr, &scale);
+  EXPECT_DOUBLE_EQ(scale, 0.05);
+  // A share of all log lines keeps 10 % of its value.
+  RobustScore("L|share|INFO t.s.TravelServiceImpl#457", always, {0, 0}, 2, nullptr, &scale);
+  EXPECT_DOUBLE_EQ(scale, 0.1);
+}
+
 // A synthetic incident: front → mid → back. The fault is in `back`; its own
 // time rises and the latency propagates upstream to mid and front.
 struct Synthetic {
@@ -338,7 +355,7 @@ TEST(Score, AStatementNoLongerWrittenIsScored) {
   for (const SeriesScore& s : ScoreSeries(frame, {})) {
     if (s.id != share) continue;
     found = true;
-    EXPECT_NEAR(s.score, 10, 1e-9);  // (0 − 1) / the share floor 0.1
+    EXPECT_NEAR(s.score, 50, 1e-9);  // (0 − 1) / the floor 0.02 of once per request
     EXPECT_EQ(s.post.size(), 3u);
   }
   EXPECT_TRUE(found);

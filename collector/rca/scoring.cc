@@ -129,6 +129,12 @@ int Direction(Group g) {
 double Floor(Group g, const std::string& name, double median) {
   double m = std::fabs(median);
   if (IsCount(g)) return std::max(1.0, std::sqrt(m));
+  // Log events per request of an operation: a statement written a whole
+  // number of times on every request (its code path) moves only by the
+  // requests that take another path, so its floor is 10 % of the distance to
+  // the nearest whole number, like a share's near 0: a statement that every
+  // request wrote and none writes any more is as strong as a new one.
+  if (g == Group::kLogEventShare) return std::max(0.02, 0.1 * std::fabs(m - std::round(m)));
   if (IsShare(g)) return std::max(0.02, 0.1 * m);
   switch (g) {
     case Group::kCpu:
