@@ -26,6 +26,7 @@ class AllowList {
   // Called (from the thread that refreshed) for each node whose key was added,
   // removed or replaced after the first load: (node, key, "enroll" | "unenroll").
   void SetOnChange(std::function<void(const std::string&, const std::string&, const std::string&)> fn) {
+    std::lock_guard<std::mutex> lock(mu_);  // Refresh calls it under mu_
     on_change_ = std::move(fn);
   }
 
@@ -38,8 +39,8 @@ class AllowList {
 
  private:
   const std::string dir_;
-  std::function<void(const std::string&, const std::string&, const std::string&)> on_change_;
   std::mutex mu_;
+  std::function<void(const std::string&, const std::string&, const std::string&)> on_change_;  // guarded by mu_
   timespec mtime_{};                          // guarded by mu_
   bool loaded_ = false;                       // guarded by mu_
   std::map<std::string, std::string> nodes_;  // key -> node id, guarded by mu_

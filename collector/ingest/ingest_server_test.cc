@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <zmq.hpp>
 
@@ -113,8 +114,10 @@ TEST_F(IngestServerTest, UnenrolledKeyIsRefusedAndNothingIsStored) {
 }
 
 TEST_F(IngestServerTest, EnrollingLaterAdmitsTheKeyWithoutRestart) {
+  std::mutex mu;  // the callback runs on the thread that refreshed the list
   std::vector<std::string> changes;
   allow_list_->SetOnChange([&](const std::string& node, const std::string&, const std::string& action) {
+    std::lock_guard<std::mutex> lock(mu);
     changes.push_back(action + " " + node);
   });
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/agents/n2.pub", stranger_keys_.public_z85 + "\n").ok());
@@ -122,6 +125,7 @@ TEST_F(IngestServerTest, EnrollingLaterAdmitsTheKeyWithoutRestart) {
   auto ack = Exchange(*s, MakeBatch("n2", 1, 2).SerializeAsString());
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(ack->committed_seqs_size(), 1);
+  std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(changes, std::vector<std::string>{"enroll n2"});  // reported for the audit log
 }
 
