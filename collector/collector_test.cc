@@ -3,6 +3,8 @@
 // through the HTTP API forgets its personal data while the trail verifies.
 #include <httplib.h>
 
+#include <cstdlib>
+
 #include "collector/api/http_api.h"
 #include "collector/collector_testing.h"
 #include "collector/store/sqlite_store.h"
@@ -55,6 +57,22 @@ TEST_F(CollectorTest, AccessEventsAreAuditedAndErasable) {
   audit::VerifyReport r = audit::VerifyAuditData(*data, {.log_keys = {vkey}});
   EXPECT_TRUE(r.ok()) << r.first_error;
   EXPECT_EQ(r.payloads_erased, 1u);
+}
+
+// httplib's stop() is a no-op until its listen loop has begun: Start()
+// returns only once the API serves, so a Stop() right after it returns.
+TEST(CollectorApi, StopRightAfterStartReturns) {
+  char tmpl[] = "/tmp/custos_api_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto store = store::SqliteStore::Open({.path = dir + "/custos.db"});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  MetricsRegistry metrics;
+  for (int i = 0; i < 50; ++i) {
+    api::HttpApi api({.host = "127.0.0.1", .port = 0}, **store, metrics);
+    ASSERT_TRUE(api.Start().ok());
+    api.Stop();
+  }
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 // A second process must not be able to share the API's port (httplib sets

@@ -49,6 +49,10 @@ class OutboxTest : public ::testing::Test {
     port_ = server_.bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // httplib's stop() is a no-op until the server runs: a test that never
+    // calls it would otherwise hang in TearDown on a loaded machine.
+    for (int i = 0; i < 10'000 && !server_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(server_.is_running());
   }
   void TearDown() override {
     server_.stop();

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <ctime>
 
 #include "common/config.h"
@@ -69,7 +70,13 @@ Status HttpApi::Start() {
   thread_ = std::thread([this] {
     SetThreadName("http-api");
     server_->listen_after_bind();
+    listen_returned_ = true;
   });
+  // httplib's stop() does nothing until listen_after_bind() has begun, so a
+  // Stop() soon after Start() would leave the thread listening and the join
+  // waiting for ever (seen on a loaded machine): return once it serves.
+  for (int i = 0; i < 10'000 && !server_->is_running() && !listen_returned_; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   log::Info("api", "listening", {{"address", options_.host + ":" + std::to_string(port_)}});
   return Status::Ok();
 }

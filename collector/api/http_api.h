@@ -9,6 +9,7 @@
 // Owns the server's threads; Start/Stop from one thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -71,6 +72,7 @@ class HttpApi {
   SilenceChange on_silence_change_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};  // set by thread_ when listen_after_bind returns
   int port_ = 0;
 };
 
