@@ -1,6 +1,12 @@
 // RCA accuracy on the Nezha data, through custos's real ingest path.
 //
 //   nezha_replay [--data DIR] [--reference around|before] [--verbose] [--json FILE]
+//   nezha_replay --db STORE --explain '2023-01-29 09:49'   # one case, why it ranked so
+//
+// --db re-scores a store kept from an earlier replay (CUSTOS_KEEP_TEST_DIRS=1
+// keeps it). With --explain, NEZHA_EXPLAIN_SERIES=TEXT also lists every
+// series whose name has TEXT, and NEZHA_EXPLAIN_RAW='ENTITY|SERIES' one
+// series' value in every trace minute.
 //
 // Replays every day of the dataset (tests/e2e/nezha_cluster.h), then runs
 // custos's root-cause analysis (collector/rca) on the stored data at each
@@ -13,10 +19,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>

@@ -115,9 +115,11 @@ TEST(RobustScore, AStatementEveryRequestWroteIsAsStrongGoneAsNew) {
   const std::vector<double> never(10, 0.0), always(10, 1.0), twice(10, 2.0);
   const std::string per_request = "L|evshare|/trips|INFO t.s.TravelServiceImpl#457";
   const double appeared = RobustScore(per_request, never, {1, 1}, 2);
-  EXPECT_DOUBLE_EQ(appeared, 50);                                     // (1 − 0) / 0.02
-  EXPECT_DOUBLE_EQ(RobustScore(per_request, always, {0, 0}, 2), appeared);  // not 10, as at 10 % of 1
-  EXPECT_DOUBLE_EQ(RobustScore(per_request, twice, {1, 1}, 2), appeared);   // one of its two lines gone
+  EXPECT_DOUBLE_EQ(appeared, 50);  // (1 − 0) / 0.02
+  // Gone from every request: not 10, as a floor of 10 % of 1 made it.
+  EXPECT_DOUBLE_EQ(RobustScore(per_request, always, {0, 0}, 2), appeared);
+  // One of its two lines a request gone.
+  EXPECT_DOUBLE_EQ(RobustScore(per_request, twice, {1, 1}, 2), appeared);
   // Between whole numbers (a branch some requests take), 10 % of the
   // distance to the nearest: 1.5 → 0.05.
   double scale = 0;
