@@ -279,6 +279,13 @@ int main(int argc, char** argv) {
       }
     }
   }
+  if (!explain.empty() && seconds.empty()) {
+    std::fprintf(stderr,
+                 "nezha_replay: no case at '%s' (give the day and the minute of its inject_time, "
+                 "as in '2023-01-29 09:49')\n",
+                 explain.c_str());
+    return 2;
+  }
   if (!json_path.empty()) std::ofstream(json_path) << cases.dump(1) << "\n";
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
