@@ -2,8 +2,9 @@
 // signed checkpoints, SQLite WAL synchronous=FULL, the WAL checkpointed from
 // its own thread as the collector's store does) of realistic access-event
 // records, verified afterwards. In the same run, the physical limits for the
-// same record bytes: raw SHA-256 and raw batched SQLite inserts. Then inclusion proof size and
-// time at 10^6 (and, with a second argument, 10^7) leaves.
+// same record bytes: raw SHA-256 and raw batched SQLite inserts. Then
+// inclusion proof size and time at 10^6 (and, with a second argument, 10^7)
+// leaves.
 //
 //   audit_append_bench [records=500000] [proof_leaves=1000000]
 //

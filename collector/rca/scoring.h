@@ -3,10 +3,11 @@
 // A series' score is a robust z of its values after the onset against its
 // reference values: z = (x − median) / scale with
 // scale = max(IQR/1.349, 1.4826·MAD, floor), the floor depending on the kind
-// of series (a count's Poisson noise, 2 % of a share, 10 % of a latency, …),
-// taken one-sided where only one direction means trouble (latency up,
-// success rate down). The series' score is the k-th largest z over the post
-// buckets (k = 2: a one-minute spike is not a cause).
+// of series (a count's Poisson noise, 10 % of a share but 0.02 at least,
+// 10 % of log events per request's distance to a whole number, 10 % of a
+// latency, …), taken one-sided where only one direction means trouble
+// (latency up, success rate down). The series' score is the k-th largest z
+// over the post buckets (k = 2: a one-minute spike is not a cause).
 //
 // Per-edge series (response and request gaps, client-observed latency, edge
 // metrics) are attributed to both ends: an entity's score for an edge kind is
@@ -87,11 +88,10 @@ std::vector<SeriesScore> ScoreSeries(const SeriesFrame& frame, const ScoringOpti
 // statement other services write too (a framework's report of an exception
 // that escaped, not the service's own code) is split like an edge with those
 // services below it in the call graph (callees, their callees, …) whose own
-// log flow changed (a non-ERROR log
-// series scoring anomalous_callee_score or more: an exception skips the
-// statements after it): the caller's share is in proportion to its best
-// other series, each such callee's to its log-flow score, as series
-// "X|errin". A callee that is only slow or busy takes nothing: a service's
+// log flow changed (a non-ERROR log series scoring anomalous_callee_score or
+// more: an exception skips the statements after it): the caller's share is
+// in proportion to its best other series, each such callee's to its
+// log-flow score, as series "X|errin". A callee that is only slow or busy takes nothing: a service's
 // own ERROR statement stays its own evidence unless a callee's code visibly
 // took another path.
 std::vector<EntityScore> RankEntities(std::vector<SeriesScore> scores, const CallGraph& graph,
