@@ -130,6 +130,44 @@ TEST(RobustScore, AStatementEveryRequestWroteIsAsStrongGoneAsNew) {
   EXPECT_DOUBLE_EQ(scale, 0.1);
 }
 
+TEST(RobustScore, CallsSkippedPerSpanScoreAsAShareOfRequests) {
+  const std::string place_order = "T|op|PlaceOrder|kids";
+  // Five calls on every request; one request in five skips three of them.
+  double scale = 0;
+  EXPECT_NEAR(RobustScore(place_order, std::vector<double>(10, 5.0), {4.4, 4.4}, 2, nullptr, &scale), 30, 1e-9);
+  EXPECT_DOUBLE_EQ(scale, 0.02);
+  // Every request skipping three of four calls reads as every request gone
+  // another way, as strong as a statement every request stopped writing,
+  // not 150.
+  EXPECT_DOUBLE_EQ(RobustScore(place_order, std::vector<double>(10, 4.0), {1, 1}, 2), 50);
+  // A varying call count keeps the reference's own spread.
+  const std::vector<double> varying = {8, 10, 12, 9, 11, 10, 10, 9, 11};
+  EXPECT_LT(RobustScore(place_order, varying, {9, 9}, 2), 1);
+}
+
+TEST(TraceFeatures, CallsPerSpanByFirstCallTellRoutesOfOneHandlerApart) {
+  // One handler op serves two routes: a page (first call GetProduct, then
+  // three more) and a checkout whose request failed after its first call.
+  std::vector<SpanRow> spans = {
+      Span("front", "Recv.", "1", "", 0, 100),       Span("front", "GetProduct", "2", "1", 1, 10),
+      Span("front", "GetCart", "3", "1", 11, 20),    Span("front", "Convert", "4", "1", 21, 30),
+      Span("front", "GetAds", "5", "1", 31, 40),     Span("front", "Recv.", "6", "", 0, 100),
+      Span("front", "PlaceOrder", "7", "6", 1, 50)};
+  SeriesFrame f(0);
+  AddTraceBucket(0, spans, f, nullptr, nullptr);
+  SeriesId id;
+  ASSERT_TRUE(f.Find("front", "T|op|Recv.|kids", &id));
+  EXPECT_DOUBLE_EQ(*f.Get(0, id), 2.5);
+  ASSERT_TRUE(f.Find("front", "T|op|Recv. (first call GetProduct)|kids", &id));
+  EXPECT_DOUBLE_EQ(*f.Get(0, id), 4);
+  ASSERT_TRUE(f.Find("front", "T|op|Recv. (first call PlaceOrder)|kids", &id));
+  EXPECT_DOUBLE_EQ(*f.Get(0, id), 1);
+  // A bucket where the op's spans all begin with the same call has only
+  // the op's own series.
+  AddTraceBucket(1, {spans[5], spans[6]}, f, nullptr, nullptr);
+  EXPECT_FALSE(f.Find("front", "T|op|Recv. (first call PlaceOrder)|kids", &id) && f.Get(1, id) != nullptr);
+}
+
 // A synthetic incident: front → mid → back. The fault is in `back`; its own
 // time rises and the latency propagates upstream to mid and front.
 struct Synthetic {

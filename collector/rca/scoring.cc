@@ -125,17 +125,27 @@ int Direction(Group g) {
   }
 }
 
+// The floor of a share: 10 % of it, 0.02 at least.
+double ShareFloor(double m) { return std::max(0.02, 0.1 * m); }
+// The highest z of a share, every request having changed: 1 / 0.02.
+constexpr double kAllRequestsZ = 50;
+
+// 10 % of the distance to the nearest whole number, 0.02 at least.
+double WholeNumberFloor(double m) { return ShareFloor(std::fabs(m - std::round(m))); }
+
 // The noise floor of the scale, in the series' unit (FINDINGS.md §3.3).
 double Floor(Group g, const std::string& name, double median) {
   double m = std::fabs(median);
   if (IsCount(g)) return std::max(1.0, std::sqrt(m));
-  // Log events per request of an operation: a statement written a whole
-  // number of times on every request (its code path) moves only by the
-  // requests that take another path, so its floor is 10 % of the distance to
-  // the nearest whole number, like a share's near 0: a statement that every
-  // request wrote and none writes any more is as strong as a new one.
-  if (g == Group::kLogEventShare) return std::max(0.02, 0.1 * std::fabs(m - std::round(m)));
-  if (IsShare(g)) return std::max(0.02, 0.1 * m);
+  // Log events per request of an operation, and calls made per span of an
+  // operation: a statement written, or a call made, a whole number of times
+  // on every request (its code path) moves only by the requests that take
+  // another path, so the floor is 10 % of the distance to the nearest whole
+  // number, like a share's near 0: a statement that every request wrote and
+  // none writes any more is as strong as a new one, and so is a call that
+  // every request made and some no longer make (an exception skipping it).
+  if (g == Group::kLogEventShare || g == Group::kTraceKids) return WholeNumberFloor(m);
+  if (IsShare(g)) return ShareFloor(m);
   switch (g) {
     case Group::kCpu:
       return std::max(name.find('%') != std::string::npos ? 1.0 : 10.0, 0.1 * m);  // % or millicores
@@ -158,8 +168,6 @@ double Floor(Group g, const std::string& name, double median) {
     case Group::kTraceIn:
     case Group::kTraceEdge:
       return std::max(1.0, 0.1 * m);
-    case Group::kTraceKids:
-      return std::max(0.1, 0.1 * m);
     case Group::kGpuFault:
       return 0.1;  // one XID or double-bit error is news
     default:
@@ -213,7 +221,12 @@ double RobustScore(const std::string& name, std::vector<double> ref, const std::
   if (median_out) *median_out = med;
   if (scale_out) *scale_out = scale;
   if (zs.empty()) return 0;
-  return zs[std::min<size_t>(static_cast<size_t>(k), zs.size()) - 1];
+  double z = zs[std::min<size_t>(static_cast<size_t>(k), zs.size()) - 1];
+  // Calls per span move by the calls each diverted request no longer (or
+  // newly) makes, often several: read as a share of requests, they change
+  // at most as much as a share can, so that an operation that makes many
+  // calls does not outweigh a statement that every request stopped writing.
+  return g == Group::kTraceKids ? std::min(z, kAllRequestsZ) : z;
 }
 
 namespace {

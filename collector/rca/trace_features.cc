@@ -22,6 +22,7 @@ constexpr double kNanosPerMs = 1e6;
 struct Child {
   int64_t start, end;
   const std::string* service;
+  const std::string* operation;
 };
 
 // Length of the union of [start, end) intervals.
@@ -43,6 +44,10 @@ int64_t UnionLength(std::vector<std::pair<int64_t, int64_t>> iv) {
 struct OpAgg {
   std::vector<double> self;
   uint64_t count = 0, children = 0;
+  // By the operation of the first call (spans with children only): one
+  // handler span often serves several routes (an HTTP server's "Recv."),
+  // and its first call tells them apart.
+  std::map<std::string_view, std::pair<uint64_t, uint64_t>> by_first;  // (spans, children)
 };
 
 struct ServiceAgg {
@@ -75,7 +80,7 @@ void AddTraceBucket(int b, const std::vector<SpanRow>& spans, SeriesFrame& frame
   for (const SpanRow& s : spans) {
     auto p = by_id.find(s.parent_span_id);
     if (!s.parent_span_id.empty() && p != by_id.end() && p->second != &s)
-      children[p->second].push_back({s.start_unix_nanos, s.end_unix_nanos, &s.service});
+      children[p->second].push_back({s.start_unix_nanos, s.end_unix_nanos, &s.service, &s.operation});
   }
   std::map<std::string, ServiceAgg> agg;
   for (const SpanRow& s : spans) {
@@ -89,6 +94,11 @@ void AddTraceBucket(int b, const std::vector<SpanRow>& spans, SeriesFrame& frame
     const std::string* callee = nullptr;
     if (kids != children.end()) {
       op.children += kids->second.size();
+      const Child& first = *std::min_element(kids->second.begin(), kids->second.end(),
+                                             [](const Child& x, const Child& y) { return x.start < y.start; });
+      auto& route = op.by_first[*first.operation];
+      ++route.first;
+      route.second += kids->second.size();
       for (const Child& k : kids->second)
         if (*k.service != s.service) {
           callee = k.service;
@@ -157,6 +167,11 @@ void AddTraceBucket(int b, const std::vector<SpanRow>& spans, SeriesFrame& frame
     for (auto& [op, o] : a.ops) {
       frame.Put(b, svc, "T|op|" + op + "|cnt", static_cast<double>(o.count));
       frame.Put(b, svc, "T|op|" + op + "|kids", static_cast<double>(o.children) / static_cast<double>(o.count));
+      if (o.by_first.size() >= 2) {
+        for (const auto& [first, n] : o.by_first)
+          frame.Put(b, svc, "T|op|" + op + " (first call " + SeriesPart(first) + ")|kids",
+                    static_cast<double>(n.second) / static_cast<double>(n.first));
+      }
       if (!o.self.empty()) {
         std::sort(o.self.begin(), o.self.end());
         frame.Put(b, svc, "T|op|" + op + "|self90", SortedQuantile(o.self, 0.9));
