@@ -4,10 +4,11 @@
 // reference values: z = (x − median) / scale with
 // scale = max(IQR/1.349, 1.4826·MAD, floor), the floor depending on the kind
 // of series (a count's Poisson noise, 10 % of a share but 0.02 at least,
-// 10 % of log events per request's distance to a whole number, 10 % of a
-// latency, …), taken one-sided where only one direction means trouble
-// (latency up, success rate down). The series' score is the k-th largest z
-// over the post buckets (k = 2: a one-minute spike is not a cause).
+// 10 % of log events or calls per request's distance to a whole number,
+// 10 % of a latency, …), taken one-sided where only one direction means
+// trouble (latency up, success rate down). The series' score is the k-th
+// largest z over the post buckets (k = 2: a one-minute spike is not a
+// cause); calls per span, read as a share of requests, score 50 at most.
 //
 // Per-edge series (response and request gaps, client-observed latency, edge
 // metrics) are attributed to both ends: an entity's score for an edge kind is

@@ -13,7 +13,9 @@
 //     (T|netreq|A = span start − parent start, at P).
 // Counts: T|n_span, T|n_entry, T|ent|<op> (entry spans per operation),
 // T|op|<op>|cnt, T|op|<op>|kids (mean children), T|err (spans with error
-// status). Percentiles are linearly interpolated. Durations are in ms.
+// status). Where an operation's spans begin with different calls (a handler
+// serving several routes), also T|op|<op> (first call <op2>)|kids for each.
+// Percentiles are linearly interpolated. Durations are in ms.
 //
 // The call graph of the bucket (caller → callees) is returned for the
 // ranking's callee-first rule, and the entry operation of every span for
