@@ -161,9 +161,21 @@ Status AuditFeed::StoreVerdicts(size_t batch, const std::vector<AccessVerdict>& 
   return Status::Ok();
 }
 
+AuditFeed::AuditFeed(audit::AuditLog& log, store::SqliteStore& store, PolicyEngine* policy, AlertOutbox* outbox,
+                     MetricsRegistry& metrics)
+    : log_(log),
+      store_(store),
+      db_(store.writer_db()),
+      policy_(policy),
+      outbox_(outbox),
+      rolled_back_forgotten_(metrics.GetCounter(
+          "custos_collector_rolled_back_batches_forgotten_total",
+          "Batches seen in a rolled-back transaction and forgotten before their agent sent them again "
+          "(bound reached): the detectors will count such a batch twice")) {}
+
 void AuditFeed::PostAlert(policy::Alert alert) {
   std::lock_guard<std::mutex> lock(mu_);
-  pending_alerts_.push_back(std::move(alert));
+  pending_alerts_.push_back({std::move(alert), "collector"});
 }
 
 Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const std::vector<std::string>& nodes,
@@ -235,8 +247,17 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     alerts_in_txn_ = std::move(pending_alerts_);
     pending_alerts_.clear();
   }
+  // Reaching here, the previous transaction committed (else OnRollback ran).
+  observed_in_txn_.clear();
+  detector_alerts_in_txn_.clear();
+  detector_entries_in_txn_.clear();
   std::vector<audit::AuditEntry> entries = in_txn_;
-  CUSTOS_RETURN_IF_ERROR(StoreAlerts(alerts_in_txn_, std::vector<std::string>(alerts_in_txn_.size(), "collector"), entries));
+  {
+    std::vector<policy::Alert> alerts;
+    std::vector<std::string> nodes;
+    for (const QueuedAlert& q : alerts_in_txn_) alerts.push_back(q.alert), nodes.push_back(q.node);
+    CUSTOS_RETURN_IF_ERROR(StoreAlerts(alerts, nodes, entries));
+  }
   for (size_t i = 0; i < batches.size(); ++i) {
     if (outcomes[i] != store::CommitOutcome::kStored || batches[i]->batch.seq() == 0) continue;
     BatchEvaluation evaluation;
@@ -249,25 +270,42 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     std::vector<audit::AuditEntry> more = AuditEntriesFor(*batches[i], evaluation.access, version);
     entries.insert(entries.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     CUSTOS_RETURN_IF_ERROR(StoreAlerts(evaluation.alerts, evaluation.alert_nodes, entries));
-    if (slos_) slos_->Observe(batches[i]->batch);
-    if (new_errors_) {
-      std::vector<policy::Alert> fresh = new_errors_->Observe(batches[i]->batch);
-      CUSTOS_RETURN_IF_ERROR(StoreAlerts(fresh, std::vector<std::string>(fresh.size(), batches[i]->agent_id), entries));
-    }
-    if (drift_) {
-      drift::DriftOutput drifted;
-      drift_->Observe(batches[i]->batch, drifted);
-      for (const drift::DriftEvent& e : drifted.events) entries.push_back(AuditEntryForDrift(e));
-      // The collector computed them: node "collector", as when raised on a tick.
-      CUSTOS_RETURN_IF_ERROR(
-          StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), "collector"), entries));
-      for (const policy::Alert& a : drifted.refresh) {
-        if (outbox_) CUSTOS_RETURN_IF_ERROR(outbox_->Enqueue(db_, a, "collector", /*update=*/true).status());
-      }
-    }
+    CUSTOS_RETURN_IF_ERROR(ObserveDetectors(*batches[i], entries));
   }
   if (entries.empty()) return Status::Ok();
   return log_.AppendInTransaction(entries);
+}
+
+Status AuditFeed::ObserveDetectors(const store::IngestedBatch& b, std::vector<audit::AuditEntry>& entries) {
+  BatchKey key{b.agent_id, b.batch.spool_epoch(), b.batch.seq()};
+  const bool seen = rolled_back_.erase(key) != 0;
+  observed_in_txn_.push_back(std::move(key));  // seen again if this transaction rolls back too
+  if (seen) return Status::Ok();               // what it raised is queued already
+  // Each detector's output is kept before it is stored: a failure while
+  // storing it rolls the transaction back too.
+  if (slos_) slos_->Observe(b.batch);
+  if (new_errors_) {
+    std::vector<policy::Alert> fresh = new_errors_->Observe(b.batch);
+    for (const policy::Alert& a : fresh) detector_alerts_in_txn_.push_back({a, b.agent_id});
+    CUSTOS_RETURN_IF_ERROR(StoreAlerts(fresh, std::vector<std::string>(fresh.size(), b.agent_id), entries));
+  }
+  if (drift_) {
+    drift::DriftOutput drifted;
+    drift_->Observe(b.batch, drifted);
+    for (const drift::DriftEvent& e : drifted.events) {
+      entries.push_back(AuditEntryForDrift(e));
+      detector_entries_in_txn_.push_back(entries.back());
+    }
+    // The collector computed them: node "collector", as when raised on a tick.
+    for (const policy::Alert& a : drifted.alerts) detector_alerts_in_txn_.push_back({a, "collector"});
+    CUSTOS_RETURN_IF_ERROR(
+        StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), "collector"), entries));
+    // Refreshes of held alerts are not kept: the next one follows within a minute.
+    for (const policy::Alert& a : drifted.refresh) {
+      if (outbox_) CUSTOS_RETURN_IF_ERROR(outbox_->Enqueue(db_, a, "collector", /*update=*/true).status());
+    }
+  }
+  return Status::Ok();
 }
 
 void AuditFeed::OnRollback() {
@@ -277,9 +315,32 @@ void AuditFeed::OnRollback() {
                     std::make_move_iterator(in_txn_.end()));
     pending_alerts_.insert(pending_alerts_.begin(), std::make_move_iterator(alerts_in_txn_.begin()),
                            std::make_move_iterator(alerts_in_txn_.end()));
+    pending_.insert(pending_.end(), std::make_move_iterator(detector_entries_in_txn_.begin()),
+                    std::make_move_iterator(detector_entries_in_txn_.end()));
+    pending_alerts_.insert(pending_alerts_.end(), std::make_move_iterator(detector_alerts_in_txn_.begin()),
+                           std::make_move_iterator(detector_alerts_in_txn_.end()));
   }
   in_txn_.clear();
   alerts_in_txn_.clear();
+  detector_entries_in_txn_.clear();
+  detector_alerts_in_txn_.clear();
+  for (BatchKey& key : observed_in_txn_) {
+    if (!rolled_back_.insert(key).second) continue;
+    rolled_back_order_.push_back(std::move(key));
+  }
+  observed_in_txn_.clear();
+  while (rolled_back_.size() > kMaxRolledBack) {
+    // Keys already erased (their batch came back) are skipped over.
+    if (rolled_back_.erase(rolled_back_order_.front()) != 0) {
+      rolled_back_forgotten_.Increment();
+      log::Warn("audit", "forgot a rolled-back batch its agent has not sent again; the detectors will count it twice",
+                {{"agent", std::get<0>(rolled_back_order_.front())}});
+    }
+    rolled_back_order_.pop_front();
+  }
+  if (rolled_back_order_.size() > 2 * kMaxRolledBack) {
+    std::erase_if(rolled_back_order_, [&](const BatchKey& k) { return rolled_back_.count(k) == 0; });
+  }
   Status s = log_.Reload();
   if (!s.ok()) log::Error("audit", "reloading the audit log after a rollback failed", {{"error", s.ToString()}});
 }

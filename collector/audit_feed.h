@@ -7,7 +7,10 @@
 // from the store's writer thread only.
 #pragma once
 
+#include <deque>
 #include <mutex>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "collector/audit/audit_log.h"
@@ -28,8 +31,8 @@ class AuditFeed {
   // `policy` may be null (no policy configured: accesses get no verdict).
   // Alerts are stored in `db`'s alerts table, and queued in `outbox` for
   // delivery (when not null), in the same transaction.
-  AuditFeed(audit::AuditLog& log, store::SqliteStore& store, PolicyEngine* policy, AlertOutbox* outbox)
-      : log_(log), store_(store), db_(store.writer_db()), policy_(policy), outbox_(outbox) {}
+  AuditFeed(audit::AuditLog& log, store::SqliteStore& store, PolicyEngine* policy, AlertOutbox* outbox,
+            MetricsRegistry& metrics);
 
   // Alerts join incidents (may be null: no incidents).
   void SetIncidents(IncidentTracker* incidents) { incidents_ = incidents; }
@@ -47,14 +50,28 @@ class AuditFeed {
   // The store's commit hook: appends the entries for `batches` and all posted ones.
   Status AppendForCommit(const std::vector<const store::IngestedBatch*>& batches,
                          const std::vector<store::CommitOutcome>& outcomes);
-  // The store's rollback hook: posted entries go back to the queue, the log reloads.
+  // The store's rollback hook: posted entries go back to the queue, the log
+  // reloads. The detectors (SLOs, new error statements, drift) keep their
+  // state in memory, out of the transaction: what they raised in it goes
+  // back to the queue too, and the batches they saw in it are not shown to
+  // them again when their agents send them again, so each batch counts once.
   void OnRollback();
   // True when entries wait (the writer then commits even without batches).
   bool HasPending();
 
  private:
+  struct QueuedAlert {
+    policy::Alert alert;
+    std::string node;  // alert_node: the agent whose batch raised it, or "collector"
+  };
+  using BatchKey = std::tuple<std::string, uint64_t, uint64_t>;  // agent, spool epoch, seq
+
   Status StoreAlerts(const std::vector<policy::Alert>& alerts, const std::vector<std::string>& nodes,
                      std::vector<audit::AuditEntry>& entries);
+  // Shows a stored batch to the detectors, unless they saw it in a
+  // transaction that rolled back; what they raise is stored and kept for a
+  // rollback.
+  Status ObserveDetectors(const store::IngestedBatch& batch, std::vector<audit::AuditEntry>& entries);
 
   Status StoreVerdicts(size_t batch, const std::vector<AccessVerdict>& verdicts, const std::string& version);
 
@@ -69,10 +86,20 @@ class AuditFeed {
   NewErrorTemplates* new_errors_ = nullptr;
   std::mutex mu_;
   std::vector<audit::AuditEntry> pending_;  // guarded by mu_
-  std::vector<policy::Alert> pending_alerts_;  // guarded by mu_
+  std::vector<QueuedAlert> pending_alerts_;  // guarded by mu_
   // Writer thread only.
   std::vector<audit::AuditEntry> in_txn_;
-  std::vector<policy::Alert> alerts_in_txn_;
+  std::vector<QueuedAlert> alerts_in_txn_;
+  // What the detectors saw and raised in the running transaction.
+  std::vector<BatchKey> observed_in_txn_;
+  std::vector<QueuedAlert> detector_alerts_in_txn_;
+  std::vector<audit::AuditEntry> detector_entries_in_txn_;
+  // Batches the detectors saw in transactions that rolled back, until their
+  // agents send them again (bounded: the oldest is forgotten, counted).
+  static constexpr size_t kMaxRolledBack = 100'000;
+  std::set<BatchKey> rolled_back_;
+  std::deque<BatchKey> rolled_back_order_;
+  Counter& rolled_back_forgotten_;
   std::unique_ptr<store::Statement> insert_alert_, update_verdict_;
 };
 

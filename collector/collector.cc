@@ -175,7 +175,8 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   c->outbox_ = std::make_unique<AlertOutbox>(config.store.path, config.alerting, c->metrics_);
   CUSTOS_ASSIGN_OR_RETURN(c->silences_, Silences::Open(config.store.path));
   c->outbox_->SetSilences(c->silences_.get());
-  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, *c->store_, c->policy_.get(), c->outbox_.get());
+  c->audit_feed_ = std::make_unique<AuditFeed>(*c->audit_, *c->store_, c->policy_.get(), c->outbox_.get(),
+                                                 c->metrics_);
   CUSTOS_RETURN_IF_ERROR(CreateIncidentTables(c->store_->writer_db()));
   // The analysis runs on the tracker's thread, with its own read-only
   // connection to the store.

@@ -409,12 +409,13 @@ Result<std::vector<CommitOutcome>> SqliteStore::Commit(const std::vector<const I
     s = CommitOne(*batches[i], &outcomes[i]);
   }
   access_rowids_ = nullptr;
-  if (s.ok() && commit_hook_) s = commit_hook_(batches, outcomes);
+  const bool hook_runs = s.ok() && commit_hook_;
+  if (hook_runs) s = commit_hook_(batches, outcomes);
   if (s.ok()) s = stmts_["commit"]->Exec();
   if (!s.ok()) {
     (void)stmts_["rollback"]->Exec();
     resource_ids_.clear();  // ids added in the rolled-back transaction are gone
-    if (on_rollback_) on_rollback_();
+    if (hook_runs && on_rollback_) on_rollback_();
     return s;
   }
   return outcomes;

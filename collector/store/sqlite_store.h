@@ -39,7 +39,7 @@ class SqliteStore final : public Store {
   // Runs inside every Commit() transaction after the rows are written, on the
   // writer connection (the audit log appends there, so data and audit commit
   // together). An error rolls the whole transaction back; `on_rollback` then
-  // runs. Set before the writer thread starts.
+  // runs, if the hook ran in it. Set before the writer thread starts.
   using CommitHook = std::function<Status(const std::vector<const IngestedBatch*>&, const std::vector<CommitOutcome>&)>;
   void SetCommitHook(CommitHook hook, std::function<void()> on_rollback) {
     commit_hook_ = std::move(hook);
