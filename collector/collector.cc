@@ -199,6 +199,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
   c->slos_ = std::make_unique<slo::SloTracker>(config.slos, c->metrics_);
   c->audit_feed_->SetSlos(c->slos_.get());
   c->new_errors_ = std::make_unique<NewErrorTemplates>(config.new_error_templates, c->metrics_);
+  CUSTOS_RETURN_IF_ERROR(c->new_errors_->Load(c->store_->writer_db()));
   c->audit_feed_->SetNewErrorTemplates(c->new_errors_.get());
   AuditFeed* feed = c->audit_feed_.get();
   audit::AuditLog* log = c->audit_.get();
@@ -309,6 +310,8 @@ void Collector::RunIncidents() {
   }
   DeliverUpdates(annotated);
   RunDrift();
+  s = new_errors_->Save(db);
+  if (!s.ok()) log::Error("incidents", "saving learned error statements failed; retrying", {{"error", s.ToString()}});
   slo::SloTracker::Signals slo = slos_->Evaluate(now);
   for (policy::Alert& a : slo.raised) audit_feed_->PostAlert(std::move(a));
   DeliverRefreshes(slo.refresh);
@@ -409,6 +412,8 @@ void Collector::Stop() {
   // still posted, then the stop.
   RunEraseRequests();
   if (audit_feed_->HasPending()) (void)store_->Commit({});
+  Status saved = new_errors_->Save(store_->writer_db());
+  if (!saved.ok()) log::Error("incidents", "saving learned error statements failed", {{"error", saved.ToString()}});
   Status s = audit_->Append({{.kind = "lifecycle", .actor = "collector", .action = "stop",
                               .object = config_.audit.origin, .outcome = "ok"}});
   if (s.ok()) s = audit_->Tick(/*force=*/true);

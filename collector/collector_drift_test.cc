@@ -116,6 +116,41 @@ TEST_F(SloCollectorTest, FailingRequestsPageOnBurnRate) {
   EXPECT_EQ(collector_->metrics().Value("custos_collector_slo_burn_alerts_total"), 2);
 }
 
+class NewErrorsCollectorTest : public CollectorTestBase {
+ protected:
+  // A batch of checkout's log lines, `minutes_ago` old.
+  v1::Batch Logs(int64_t minutes_ago, const std::vector<std::string>& lines) {
+    constexpr int64_t kMinute = 60'000'000'000LL;
+    v1::Batch b = NewBatch();
+    v1::Resource* r = b.add_resources();
+    r->set_node_id("n1");
+    r->set_service_name("checkout");
+    for (const std::string& line : lines) {
+      v1::LogRecord* l = b.add_records()->mutable_log();
+      l->set_resource_ref(1);
+      l->set_time_unix_nano(static_cast<uint64_t>(Clock::Real().NowUnixNanos() - minutes_ago * kMinute));
+      l->set_message(line);
+    }
+    return b;
+  }
+};
+
+TEST_F(NewErrorsCollectorTest, LearnedStatementsOutliveARestart) {
+  StartCollector("");
+  // Two hours ago: checkout's first lines, in its warm-up.
+  Send(Logs(120, {"INFO c.s.Cart#12 cart loaded", "ERROR c.s.Cart#40 cart 17 not found"}));
+  collector_->Stop();
+  collector_.reset();
+  StartCollector("");
+  // After the restart: the known statement is quiet, a new one alerts at
+  // once (checkout's warm-up ended an hour ago, not an hour from now).
+  Send(Logs(0, {"ERROR c.s.Cart#40 cart 99 not found", "ERROR c.s.Cart#61 price service timed out"}));
+  auto alerts = Records("alert", 1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].object, "rule:log.new-error-template");
+  EXPECT_EQ(alerts[0].details.at("label.template"), "ERROR c.s.Cart#61");
+}
+
 }  // namespace
 }  // namespace custos::collector
 

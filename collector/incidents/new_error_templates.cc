@@ -41,26 +41,17 @@ std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
     if (t <= 0) continue;  // no time: cannot say whether the service is past its warm-up
     auto [it, inserted] = services_.try_emplace(service);
     Service& s = it->second;
-    if (inserted || t < s.first_seen) s.first_seen = t;
+    if (inserted || t < s.first_seen) {
+      s.first_seen = t;
+      dirty_services_.insert(service);
+    }
     // Cheap check first: most lines are not errors.
     if (log.severity() != v1::SEVERITY_UNSPECIFIED && log.severity() < v1::SEVERITY_ERROR) continue;
     if (log.severity() == v1::SEVERITY_UNSPECIFIED && !MayBeError(log.message())) continue;
     rca::ParsedLog parsed = rca::ParseLogLine(log.message(), static_cast<int>(log.severity()));
     if (parsed.level != "ERROR" && parsed.level != "FATAL") continue;
-    std::string tpl = rca::LocationTemplate(parsed);
-    if (!tpl.empty() && s.locations.count(tpl)) continue;
-    if (templates_ >= options_.max_templates) {
-      untracked_.Increment();
-      continue;
-    }
-    if (tpl.empty()) {
-      rca::DrainParser::Match m = s.words.Add(parsed.level + " " + parsed.message);
-      if (!m.created) continue;
-      tpl = m.text;
-    } else {
-      s.locations.insert(tpl);
-    }
-    ++templates_;
+    std::string tpl;
+    if (!Learn(service, s, parsed, t, &tpl)) continue;
     if (t - s.first_seen < options_.warmup_nanos) continue;  // still learning this service
     alerts_.Increment();
     policy::Alert a;
@@ -73,6 +64,100 @@ std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+bool NewErrorTemplates::Learn(const std::string& service, Service& s, const rca::ParsedLog& parsed, int64_t t,
+                              std::string* statement) {
+  std::string tpl = rca::LocationTemplate(parsed);
+  if (!tpl.empty() && s.locations.count(tpl)) return false;
+  if (templates_ >= options_.max_templates) {
+    untracked_.Increment();
+    return false;
+  }
+  const bool by_words = tpl.empty();
+  if (by_words) {
+    rca::DrainParser::Match m = s.words.Add(parsed.level + " " + parsed.message);
+    if (!m.created) return false;
+    tpl = m.text;
+  } else {
+    s.locations.insert(tpl);
+  }
+  ++templates_;
+  unsaved_.push_back({service, tpl, by_words, t});
+  *statement = std::move(tpl);
+  return true;
+}
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS error_template_services(service TEXT PRIMARY KEY, first_seen INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS error_templates(service TEXT NOT NULL, by_words INTEGER NOT NULL,
+  statement TEXT NOT NULL, learned INTEGER NOT NULL, PRIMARY KEY(service, by_words, statement)) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Status NewErrorTemplates::Load(store::Db& db) {
+  CUSTOS_RETURN_IF_ERROR(db.Exec(kSchema));
+  CUSTOS_ASSIGN_OR_RETURN(auto services, db.Prepare("SELECT service, first_seen FROM error_template_services"));
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(bool row, services->Step());
+    if (!row) break;
+    Service& s = services_[services->Text(0)];
+    s.first_seen = services->Int(1);
+  }
+  CUSTOS_ASSIGN_OR_RETURN(auto statements,
+                          db.Prepare("SELECT service, by_words, statement FROM error_templates ORDER BY learned"));
+  for (;;) {
+    CUSTOS_ASSIGN_OR_RETURN(bool row, statements->Step());
+    if (!row) break;
+    auto it = services_.find(statements->Text(0));
+    if (it == services_.end() || templates_ >= options_.max_templates) continue;
+    // A statement known by its words is its template ("ERROR user <*> not
+    // found"): added to Drain again, it matches the lines it matched.
+    if (statements->Int(1) != 0) {
+      it->second.words.Add(statements->Text(2));
+    } else {
+      it->second.locations.insert(statements->Text(2));
+    }
+    ++templates_;
+  }
+  return Status::Ok();
+}
+
+Status NewErrorTemplates::Save(store::Db& db) {
+  if (dirty_services_.empty() && unsaved_.empty()) return Status::Ok();
+  CUSTOS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status s = [&]() -> Status {
+    CUSTOS_ASSIGN_OR_RETURN(
+        auto service, db.Prepare("INSERT INTO error_template_services(service, first_seen) VALUES(?1, ?2) "
+                                 "ON CONFLICT(service) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)"));
+    for (const std::string& name : dirty_services_) {
+      service->Bind(1, name);
+      service->Bind(2, services_.at(name).first_seen);
+      CUSTOS_RETURN_IF_ERROR(service->Exec());
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto statement,
+                            db.Prepare("INSERT OR IGNORE INTO error_templates(service, by_words, statement, learned) "
+                                       "VALUES(?1, ?2, ?3, ?4)"));
+    for (const Learned& l : unsaved_) {
+      statement->Bind(1, l.service);
+      statement->Bind(2, int64_t{l.by_words ? 1 : 0});
+      statement->Bind(3, l.statement);
+      statement->Bind(4, l.time);
+      CUSTOS_RETURN_IF_ERROR(statement->Exec());
+    }
+    return db.Exec("COMMIT");
+  }();
+  if (!s.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return s;
+  }
+  dirty_services_.clear();
+  unsaved_.clear();
+  return Status::Ok();
 }
 
 }  // namespace custos::collector

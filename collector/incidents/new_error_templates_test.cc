@@ -1,6 +1,7 @@
 #include "collector/incidents/new_error_templates.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace custos::collector {
 namespace {
@@ -95,6 +96,74 @@ TEST(NewErrorTemplates, LevelsFromTextJsonAndSeverityAreAllSeen) {
   EXPECT_EQ(alerts[0].labels[1].second, "FATAL c.s.Boot#9");
   EXPECT_EQ(alerts[1].labels[1].second, "ERROR queue overflow");
   EXPECT_EQ(alerts[2].labels[1].second, "FATAL disk gone");
+}
+
+}  // namespace
+}  // namespace custos::collector
+
+namespace custos::collector {
+namespace {
+
+TEST(NewErrorTemplates, WhatWasLearnedOutlivesARestart) {
+  char tmpl[] = "/tmp/custos_errtpl_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  auto db = store::Db::Open(dir + "/custos.db", /*create=*/true);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  MetricsRegistry metrics;
+  {
+    NewErrorTemplates before({}, metrics);
+    ASSERT_TRUE(before.Load(**db).ok());
+    // The warm-up hour: learned, not alerted.
+    EXPECT_TRUE(before.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
+                                     {1, "checkout", "ERROR coupon WINTER for alice expired"}}))
+                    .empty());
+    ASSERT_TRUE(before.Save(**db).ok());
+    // Learned after the last save: kept for the next, even past a failure.
+    EXPECT_EQ(before.Observe(Logs({{70, "checkout", "ERROR c.s.Pay#9 card declined"}})).size(), 1u);
+    ASSERT_TRUE((*db)->Exec("DROP TABLE error_templates").ok());
+    EXPECT_FALSE(before.Save(**db).ok());
+    ASSERT_TRUE(before.Load(**db).ok());  // the table again (and nothing new to learn from it)
+    ASSERT_TRUE(before.Save(**db).ok());
+  }
+  NewErrorTemplates after({}, metrics);
+  ASSERT_TRUE(after.Load(**db).ok());
+  EXPECT_EQ(after.templates(), 1u);  // the dropped table took the first two with it
+  ASSERT_TRUE((*db)->Exec("DELETE FROM error_templates").ok());
+  {
+    NewErrorTemplates again({}, metrics);
+    ASSERT_TRUE(again.Load(**db).ok());
+    EXPECT_EQ(again.templates(), 0u);
+  }
+  (void)std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(NewErrorTemplates, ARestartedCollectorNeitherWarmsUpAgainNorRepeatsItself) {
+  char tmpl[] = "/tmp/custos_errtpl_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  auto db = store::Db::Open(dir + "/custos.db", /*create=*/true);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  MetricsRegistry metrics;
+  {
+    NewErrorTemplates before({}, metrics);
+    ASSERT_TRUE(before.Load(**db).ok());
+    EXPECT_TRUE(before.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
+                                     {1, "checkout", "ERROR coupon WINTER for alice expired"},
+                                     {2, "checkout", "ERROR coupon SPRING for bob expired"}}))
+                    .empty());
+    ASSERT_TRUE(before.Save(**db).ok());
+  }
+  NewErrorTemplates after({}, metrics);
+  ASSERT_TRUE(after.Load(**db).ok());
+  EXPECT_EQ(after.templates(), 2u);
+  // Ninety minutes in, after the restart: checkout's hour of warm-up is
+  // behind it, the statements it knew stay known (by location, and by
+  // words with other words), and a new one alerts at once.
+  auto alerts = after.Observe(Logs({{90, "checkout", "ERROR c.s.Cart#40 cart 99 not found"},
+                                    {91, "checkout", "ERROR coupon AUTUMN for carol expired"},
+                                    {92, "checkout", "ERROR c.s.Cart#61 price service timed out"}}));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].labels[1].second, "ERROR c.s.Cart#61");
+  (void)std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace
