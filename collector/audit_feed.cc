@@ -184,8 +184,8 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
   if (!insert_alert_) {
     CUSTOS_ASSIGN_OR_RETURN(insert_alert_,
                             db_.Prepare("INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, "
-                                        "count, policy_version, alert_node, suppressed_by, incident) "
-                                        "VALUES(?,0,?,?,?,?,?,?,?,?,?,?)"));
+                                        "count, policy_version, alert_node, suppressed_by, incident, subject) "
+                                        "VALUES(?,0,?,?,?,?,?,?,?,?,?,?,?)"));
   }
   for (size_t i = 0; i < alerts.size(); ++i) {
     const policy::Alert& a = alerts[i];
@@ -218,6 +218,11 @@ Status AuditFeed::StoreAlerts(const std::vector<policy::Alert>& alerts, const st
       insert_alert_->Bind(11, incident);
     } else {
       insert_alert_->BindNull(11);
+    }
+    if (a.subject.empty()) {
+      insert_alert_->BindNull(12);
+    } else {
+      insert_alert_->Bind(12, a.subject);  // the person its message names, for erasure
     }
     CUSTOS_RETURN_IF_ERROR(insert_alert_->Exec());
     entries.push_back(AuditEntryForAlert(a, node));

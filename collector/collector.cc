@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "collector/audit/note_key.h"
+#include "collector/erasure.h"
 #include "common/clock.h"
 #include "common/curve_keys.h"
 #include "common/files.h"
@@ -250,7 +251,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
       auto request = std::make_unique<EraseRequest>();
       request->subject = subject;
       request->actor = actor;
-      std::future<Result<uint64_t>> done = request->done.get_future();
+      std::future<Result<nlohmann::json>> done = request->done.get_future();
       {
         std::lock_guard<std::mutex> lock(raw->erase_mu_);
         raw->erase_requests_.push_back(std::move(request));
@@ -258,9 +259,7 @@ Result<std::unique_ptr<Collector>> Collector::Create(const CollectorConfig& conf
       if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
         return Unavailable("the erasure is queued but did not finish within 30 s; check custosctl status");
       }
-      auto n = done.get();
-      if (!n.ok()) return n.status();
-      return nlohmann::json{{"erased_payloads", *n}, {"audit_size", raw->audit_->size()}};
+      return done.get();
     });
   }
   return c;
@@ -275,12 +274,31 @@ void Collector::RunEraseRequests() {
     requests.swap(erase_requests_);
   }
   for (auto& r : requests) {
-    auto n = audit_->Erase(r->subject, r->actor);
-    if (n.ok()) {
-      log::Info("audit", "erased personal payloads", {{"count", std::to_string(*n)}, {"actor", r->actor}});
-      (void)audit_->Tick(/*force=*/true);
+    // The store's copies (access events' principals, alerts' text) go in
+    // the same transaction as the audit payloads; the tombstone counts them.
+    StoreErasure copies;
+    auto n = audit_->Erase(r->subject, r->actor, [&]() -> Result<std::map<std::string, std::string>> {
+      CUSTOS_ASSIGN_OR_RETURN(copies, EraseSubjectFromStore(store_->writer_db(), r->subject));
+      return std::map<std::string, std::string>{{"store_access_events", std::to_string(copies.access_events)},
+                                                {"store_alerts", std::to_string(copies.alerts)},
+                                                {"store_outbox", std::to_string(copies.outbox)}};
+    });
+    if (!n.ok()) {
+      log::Error("audit", "erasure failed; nothing was erased", {{"error", n.status().ToString()}, {"actor", r->actor}});
+      r->done.set_value(n.status());
+      continue;
     }
-    r->done.set_value(std::move(n));
+    log::Info("audit", "erased personal data",
+              {{"payloads", std::to_string(*n)},
+               {"access_events", std::to_string(copies.access_events)},
+               {"alerts", std::to_string(copies.alerts + copies.outbox)},
+               {"actor", r->actor}});
+    (void)audit_->Tick(/*force=*/true);
+    r->done.set_value(nlohmann::json{{"erased_payloads", *n},
+                                     {"erased_access_events", copies.access_events},
+                                     {"erased_alert_messages", copies.alerts},
+                                     {"erased_outbox_messages", copies.outbox},
+                                     {"audit_size", audit_->size()}});
   }
 }
 

@@ -99,7 +99,7 @@ class Collector {
   // Erasure requests, run on the writer thread (which owns the connection).
   struct EraseRequest {
     std::string subject, actor;
-    std::promise<Result<uint64_t>> done;
+    std::promise<Result<nlohmann::json>> done;  // what was erased, for the API's answer
   };
   std::mutex erase_mu_;
   std::deque<std::unique_ptr<EraseRequest>> erase_requests_;  // guarded by erase_mu_

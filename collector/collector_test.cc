@@ -34,6 +34,7 @@ TEST_F(CollectorTest, AccessEventsAreAuditedAndErasable) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_NE(res->body.find("\"erased_payloads\":1"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("\"erased_access_events\":1"), std::string::npos) << res->body;
   auto missing = api.Post("/api/v1/audit/erase");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 400);
@@ -53,6 +54,12 @@ TEST_F(CollectorTest, AccessEventsAreAuditedAndErasable) {
   std::vector<std::string> kinds;
   for (const std::string& line : data->record_lines) kinds.push_back(audit::ParseRecord(line)->kind);
   EXPECT_EQ(kinds, (std::vector<std::string>{"lifecycle", "access", "erasure", "lifecycle"}));
+  EXPECT_EQ(audit::ParseRecord(data->record_lines[2])->details.at("store_access_events"), "1");
+  // The stored access event kept its dataset, not who read which file.
+  auto row = (*db)->Prepare("SELECT coalesce(user, '') || coalesce(object, '') || dataset_id FROM access_events");
+  ASSERT_TRUE(row.ok());
+  ASSERT_TRUE(*(*row)->Step());
+  EXPECT_EQ((*row)->Text(0), "patients");
   EXPECT_EQ(data->record_lines[1].find("alice"), std::string::npos) << "personal data leaked into the chain";
   audit::VerifyReport r = audit::VerifyAuditData(*data, {.log_keys = {vkey}});
   EXPECT_TRUE(r.ok()) << r.first_error;

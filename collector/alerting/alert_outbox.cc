@@ -45,11 +45,13 @@ std::string_view KindName(AlertTarget::Kind k) {
 }  // namespace
 
 Status CreateOutboxTable(store::Db& db) {
-  return db.Exec(
+  CUSTOS_RETURN_IF_ERROR(db.Exec(
       "CREATE TABLE IF NOT EXISTS alert_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, target_kind TEXT NOT NULL, "
       "target_url TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
       "next_attempt INTEGER NOT NULL, created INTEGER NOT NULL, last_error TEXT);"
-      "CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox(next_attempt);");
+      "CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox(next_attempt);"));
+  // The person an alert's text names, for erasure.
+  return store::AddColumnIfMissing(db, "alert_outbox", "subject", "TEXT");
 }
 
 std::map<std::string, std::string> AlertLabels(const policy::Alert& a, const std::string& node) {
@@ -169,7 +171,7 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
   }
   if (!insert_) {
     CUSTOS_ASSIGN_OR_RETURN(insert_, db.Prepare("INSERT INTO alert_outbox(target_kind, target_url, fingerprint, alert, "
-                                                "next_attempt, created) VALUES(?,?,?,?,?,?)"));
+                                                "next_attempt, created, subject) VALUES(?,?,?,?,?,?,?)"));
     CUSTOS_ASSIGN_OR_RETURN(count_, db.Prepare("SELECT count(*) FROM alert_outbox"));
   }
   if (update) {
@@ -201,6 +203,11 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
     insert_->Bind(4, p.json);
     insert_->Bind(5, now);
     insert_->Bind(6, now);
+    if (alert.subject.empty()) {
+      insert_->BindNull(7);
+    } else {
+      insert_->Bind(7, alert.subject);
+    }
     CUSTOS_RETURN_IF_ERROR(insert_->Exec());
     ++queued_rows_;
   }

@@ -200,7 +200,7 @@ Status AuditLog::Append(const std::vector<AuditEntry>& entries) {
   return s;
 }
 
-Result<uint64_t> AuditLog::Erase(const std::string& subject, const std::string& actor) {
+Result<uint64_t> AuditLog::Erase(const std::string& subject, const std::string& actor, const EraseAlso& also) {
   std::lock_guard<std::mutex> lock(mu_);
   // Freed pages are zeroed, so the erased payloads and salts do not linger
   // in the file; the WAL is truncated afterwards for the same reason.
@@ -214,10 +214,15 @@ Result<uint64_t> AuditLog::Erase(const std::string& subject, const std::string& 
     std::string indexes;
     for (uint64_t i : erased) indexes += (indexes.empty() ? "" : ",") + std::to_string(i);
     const uint64_t n = erased.size();
+    std::map<std::string, std::string> details = {{"count", std::to_string(n)}, {"indexes", indexes}};
+    if (also) {
+      CUSTOS_ASSIGN_OR_RETURN(auto more, also());
+      details.merge(more);
+    }
     // The tombstone names records, never the subject.
     CUSTOS_RETURN_IF_ERROR(AppendLocked({{.kind = "erasure", .actor = actor, .action = "erase",
                                           .object = "personal_payloads", .outcome = "ok",
-                                          .details = {{"count", std::to_string(n)}, {"indexes", indexes}}}}));
+                                          .details = std::move(details)}}));
     CUSTOS_RETURN_IF_ERROR(db_.Exec("COMMIT"));
     return n;
   };

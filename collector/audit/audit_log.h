@@ -22,6 +22,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,7 +71,11 @@ class AuditLog {
   // record listing their indexes, in one transaction of its own. Returns the
   // number of payloads erased (a tombstone is written even for 0, so that the
   // request itself is on record).
-  Result<uint64_t> Erase(const std::string& subject, const std::string& actor);
+  // `also`, when given, runs inside the same transaction (the store's other
+  // copies of the subject's data); the details it returns join the
+  // tombstone's, and its failure rolls the whole erasure back.
+  using EraseAlso = std::function<Result<std::map<std::string, std::string>>()>;
+  Result<uint64_t> Erase(const std::string& subject, const std::string& actor, const EraseAlso& also = nullptr);
   // Re-reads size, chain head and tree frontier from the database (after a rollback).
   Status Reload();
   // Signs a checkpoint when records arrived and the interval passed, or when

@@ -241,6 +241,28 @@ TEST_F(AuditLogTest, ErasureKeepsTheLogVerifiableAndForgetsThePayload) {
   EXPECT_EQ(log_->size(), 9u);
 }
 
+TEST_F(AuditLogTest, AnErasureWhoseOtherCopiesFailIsUndoneWhole) {
+  AppendAccess(3);
+  const uint64_t size = log_->size();
+  auto failed = log_->Erase("user:alice", "operator:dpo", [] {
+    return Result<std::map<std::string, std::string>>(Internal("store copies: disk I/O error"));
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(log_->size(), size);  // no tombstone
+  auto erased = log_->Erase("user:alice", "operator:dpo", [] {
+    return Result<std::map<std::string, std::string>>(std::map<std::string, std::string>{{"store_alerts", "2"}});
+  });
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_EQ(*erased, 3u);  // the payloads were still there
+  auto data = LoadAuditData(*db_);
+  const std::string& tombstone = data->record_lines.back();
+  EXPECT_NE(tombstone.find("\"store_alerts\":\"2\""), std::string::npos) << tombstone;
+  clock_.Advance(kNanosPerSecond);
+  ASSERT_TRUE(log_->Tick().ok());
+  VerifyReport r = VerifyDb();
+  EXPECT_TRUE(r.ok()) << r.first_error;
+}
+
 // One append of 800 records (chunks at 0, 256, 512, 768): carol's payloads
 // sit in the first and last chunk only, dave's in every one.
 std::vector<AuditEntry> CarolAndDave(int64_t time) {

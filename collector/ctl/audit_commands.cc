@@ -183,9 +183,15 @@ int AuditErase(const Args& args) {
   if (res->status != 200 || body.is_discarded()) {
     return Fail("audit erase: " + (body.is_discarded() ? res->body : body.value("error", res->body)));
   }
-  std::printf("erased %llu personal payloads of the subject; the erasure itself is audited (record %llu)\n",
-              static_cast<unsigned long long>(body.value("erased_payloads", uint64_t{0})),
-              static_cast<unsigned long long>(body.value("audit_size", uint64_t{1}) - 1));
+  auto count = [&](const char* key) { return static_cast<unsigned long long>(body.value(key, uint64_t{0})); };
+  std::printf(
+      "erased %llu personal payloads of the subject from the audit log, and from the store its principal and "
+      "paths in %llu access events and the text of %llu alerts (%llu waiting for delivery); the erasure itself is "
+      "audited (record %llu)\n"
+      "not reached: alerts already delivered to Alertmanager or webhooks, and free-text log lines (retention "
+      "bounds them)\n",
+      count("erased_payloads"), count("erased_access_events"), count("erased_alert_messages"),
+      count("erased_outbox_messages"), static_cast<unsigned long long>(body.value("audit_size", uint64_t{1}) - 1));
   return 0;
 }
 

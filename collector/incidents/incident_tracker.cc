@@ -115,7 +115,16 @@ Result<int64_t> IncidentTracker::OnAlert(store::Db& db, const policy::Alert& ale
     CUSTOS_RETURN_IF_ERROR(join->Exec());
     return id;
   }
-  std::string title = alert.rule + ": " + alert.message.substr(0, 200);
+  // A message naming a person (an access alert) stays out of the title: the
+  // title goes into the audit chain, which cannot erase it. Its labels
+  // (verdict, violations, dataset) say what happened without who.
+  std::string summary;
+  if (alert.subject.empty()) {
+    summary = alert.message.substr(0, 200);
+  } else {
+    for (const auto& [k, v] : alert.labels) summary += (summary.empty() ? "" : " ") + k + "=" + v;
+  }
+  std::string title = alert.rule + ": " + summary;
   CUSTOS_ASSIGN_OR_RETURN(auto insert, db.Prepare("INSERT INTO incidents(opened, last_signal, title, severity, alerts) "
                                                   "VALUES(?1, ?1, ?2, ?3, 1)"));
   insert->Bind(1, t);

@@ -109,6 +109,22 @@ TEST(IncidentTracker, GroupsAlertsWithinTheWindowAndOpensANewIncidentAfter) {
   EXPECT_EQ(f.metrics.Value("custos_collector_incidents_opened_total"), 2);
 }
 
+TEST(IncidentTracker, AnAlertAboutAPersonTitlesItsIncidentWithoutThem) {
+  Fixture f;
+  IncidentTracker t(
+      {}, [](int64_t) { return Result<rca::RcaReport>(FakeReport()); }, f.metrics);
+  policy::Alert a = MakeAlert("access.violation", kT0);
+  a.message = "alice read patients on host-1 (eu-west-1): residency";
+  a.subject = "user:alice";
+  a.labels = {{"verdict", "deny"}, {"violations", "residency"}, {"dataset", "patients"}};
+  std::vector<IncidentEvent> events;
+  f.Raise(t, a, events);
+  ASSERT_EQ(events.size(), 1u);
+  // The title goes into the audit chain, which cannot erase it.
+  EXPECT_EQ(events[0].title, "access.violation: verdict=deny violations=residency dataset=patients");
+  EXPECT_EQ(f.Text("SELECT title FROM incidents"), events[0].title);
+}
+
 TEST(IncidentTracker, AnalysesADueIncidentAndAnnotatesItsAlerts) {
   Fixture f;
   std::atomic<int64_t> analysed_onset{0};

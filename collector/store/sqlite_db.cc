@@ -1,5 +1,7 @@
 #include "collector/store/sqlite_db.h"
 
+#include "common/log.h"
+
 namespace custos::store {
 namespace {
 
@@ -77,6 +79,16 @@ Result<std::unique_ptr<Statement>> Db::Prepare(const std::string& sql) {
   int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteError(db_, rc, "preparing '" + sql + "'");
   return std::make_unique<Statement>(db_, stmt);
+}
+
+Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& column, const std::string& type) {
+  CUSTOS_ASSIGN_OR_RETURN(auto info, db.Prepare("SELECT count(*) FROM pragma_table_info('" + table + "') WHERE name = '" +
+                                                column + "'"));
+  CUSTOS_ASSIGN_OR_RETURN(bool row, info->Step());
+  if (!row || info->Int(0) != 0) return Status::Ok();
+  CUSTOS_RETURN_IF_ERROR(db.Exec("ALTER TABLE " + table + " ADD COLUMN " + column + " " + type));
+  log::Info("store", "added a column to an older store file", {{"table", table}, {"column", column}});
+  return Status::Ok();
 }
 
 }  // namespace custos::store

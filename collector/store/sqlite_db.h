@@ -86,4 +86,8 @@ class Db {
   std::string path_;
 };
 
+// Adds `column` (of SQL `type`) to `table` when an older file lacks it;
+// logged.
+Status AddColumnIfMissing(Db& db, const std::string& table, const std::string& column, const std::string& type);
+
 }  // namespace custos::store

@@ -115,20 +115,14 @@ Status SqliteStore::Init() {
   CUSTOS_RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys=OFF"));
   CUSTOS_RETURN_IF_ERROR(db_->Exec(kSchema));
   // Columns added after a table first shipped: added in place to older files.
-  static const std::array<std::array<const char*, 3>, 5> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"},
+  static const std::array<std::array<const char*, 3>, 6> kAddedColumns = {{{"alerts", "suppressed_by", "TEXT"},
                                                                             {"alerts", "incident", "INTEGER"},
+                                                                            {"alerts", "subject", "TEXT"},
                                                                             {"access_events", "verdict", "TEXT"},
                                                                             {"access_events", "violations", "TEXT"},
                                                                             {"access_events", "policy_version", "TEXT"}}};
-  for (const auto& [table, column, type] : kAddedColumns) {
-    CUSTOS_ASSIGN_OR_RETURN(auto info, db_->Prepare(std::string("SELECT count(*) FROM pragma_table_info('") + table +
-                                                    "') WHERE name = '" + column + "'"));
-    CUSTOS_ASSIGN_OR_RETURN(bool row, info->Step());
-    if (row && info->Int(0) == 0) {
-      CUSTOS_RETURN_IF_ERROR(db_->Exec(std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + type));
-      log::Info("store", "added a column to an older store file", {{"table", table}, {"column", column}});
-    }
-  }
+  for (const auto& [table, column, type] : kAddedColumns)
+    CUSTOS_RETURN_IF_ERROR(AddColumnIfMissing(*db_, table, column, type));
   {
     CUSTOS_ASSIGN_OR_RETURN(auto get, db_->Prepare("SELECT value FROM meta WHERE key='schema_version'"));
     CUSTOS_ASSIGN_OR_RETURN(bool row, get->Step());
