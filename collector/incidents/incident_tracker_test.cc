@@ -204,6 +204,11 @@ TEST(IncidentTracker, ResolvesWhenQuietAndBoundsOpenIncidents) {
   ASSERT_EQ(events.size(), 1u);  // b (last signal at 10 min); c is 10 minutes old
   EXPECT_EQ(events[0].kind, IncidentEvent::Kind::kResolved);
   EXPECT_EQ(f.Text("SELECT count(*) FROM incidents WHERE resolved IS NULL"), "1");
+  // Retention takes incidents resolved before its cutoff; the open one stays.
+  const std::string resolved_at = f.Text("SELECT max(resolved) FROM incidents");
+  ASSERT_TRUE(f.store->DeleteOlderThan(std::stoll(resolved_at) + 1).ok());
+  EXPECT_EQ(f.Text("SELECT count(*) FROM incidents"), "1");
+  EXPECT_EQ(f.Text("SELECT count(*) FROM incidents WHERE resolved IS NULL"), "1");
 }
 
 }  // namespace

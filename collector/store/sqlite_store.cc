@@ -433,6 +433,17 @@ Result<uint64_t> SqliteStore::DeleteOlderThan(int64_t cutoff) {
   CUSTOS_ASSIGN_OR_RETURN(auto del_batches, db_->Prepare("DELETE FROM batches WHERE received < ?1"));
   del_batches->Bind(1, cutoff);
   CUSTOS_RETURN_IF_ERROR(del_batches->Exec());
+  // Incidents resolved before the cutoff go with their alerts (the table is
+  // the incident tracker's, absent where it does not run).
+  CUSTOS_ASSIGN_OR_RETURN(auto has_incidents,
+                          db_->Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'incidents'"));
+  CUSTOS_ASSIGN_OR_RETURN(bool row, has_incidents->Step());
+  if (row && has_incidents->Int(0) == 1) {
+    CUSTOS_ASSIGN_OR_RETURN(auto del_incidents,
+                            db_->Prepare("DELETE FROM incidents WHERE resolved IS NOT NULL AND resolved < ?1"));
+    del_incidents->Bind(1, cutoff);
+    CUSTOS_RETURN_IF_ERROR(del_incidents->Exec());
+  }
   return total;
 }
 
