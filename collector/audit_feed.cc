@@ -253,6 +253,7 @@ Status AuditFeed::AppendForCommit(const std::vector<const store::IngestedBatch*>
     pending_alerts_.clear();
   }
   // Reaching here, the previous transaction committed (else OnRollback ran).
+  if (outbox_) outbox_->Committed();
   observed_in_txn_.clear();
   detector_alerts_in_txn_.clear();
   detector_entries_in_txn_.clear();
@@ -286,29 +287,27 @@ Status AuditFeed::ObserveDetectors(const store::IngestedBatch& b, std::vector<au
   const bool seen = rolled_back_.erase(key) != 0;
   observed_in_txn_.push_back(std::move(key));  // seen again if this transaction rolls back too
   if (seen) return Status::Ok();               // what it raised is queued already
-  // Each detector's output is kept before it is stored: a failure while
-  // storing it rolls the transaction back too.
+  // Every detector sees the batch before anything is stored, and what they
+  // raise is kept first: a failure while storing rolls the transaction back,
+  // and the batch must then count as seen by all of them.
   if (slos_) slos_->Observe(b.batch);
-  if (new_errors_) {
-    std::vector<policy::Alert> fresh = new_errors_->Observe(b.batch);
-    for (const policy::Alert& a : fresh) detector_alerts_in_txn_.push_back({a, b.agent_id});
-    CUSTOS_RETURN_IF_ERROR(StoreAlerts(fresh, std::vector<std::string>(fresh.size(), b.agent_id), entries));
+  std::vector<policy::Alert> fresh;
+  if (new_errors_) fresh = new_errors_->Observe(b.batch);
+  drift::DriftOutput drifted;
+  if (drift_) drift_->Observe(b.batch, drifted);
+  for (const policy::Alert& a : fresh) detector_alerts_in_txn_.push_back({a, b.agent_id});
+  for (const policy::Alert& a : drifted.alerts) detector_alerts_in_txn_.push_back({a, "collector"});
+  for (const drift::DriftEvent& e : drifted.events) {
+    entries.push_back(AuditEntryForDrift(e));
+    detector_entries_in_txn_.push_back(entries.back());
   }
-  if (drift_) {
-    drift::DriftOutput drifted;
-    drift_->Observe(b.batch, drifted);
-    for (const drift::DriftEvent& e : drifted.events) {
-      entries.push_back(AuditEntryForDrift(e));
-      detector_entries_in_txn_.push_back(entries.back());
-    }
-    // The collector computed them: node "collector", as when raised on a tick.
-    for (const policy::Alert& a : drifted.alerts) detector_alerts_in_txn_.push_back({a, "collector"});
-    CUSTOS_RETURN_IF_ERROR(
-        StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), "collector"), entries));
-    // Refreshes of held alerts are not kept: the next one follows within a minute.
-    for (const policy::Alert& a : drifted.refresh) {
-      if (outbox_) CUSTOS_RETURN_IF_ERROR(outbox_->Enqueue(db_, a, "collector", /*update=*/true).status());
-    }
+  CUSTOS_RETURN_IF_ERROR(StoreAlerts(fresh, std::vector<std::string>(fresh.size(), b.agent_id), entries));
+  // Drift's: the collector computed them, node "collector", as when raised on a tick.
+  CUSTOS_RETURN_IF_ERROR(
+      StoreAlerts(drifted.alerts, std::vector<std::string>(drifted.alerts.size(), "collector"), entries));
+  // Refreshes of held alerts are not kept: the next one follows within a minute.
+  for (const policy::Alert& a : drifted.refresh) {
+    if (outbox_) CUSTOS_RETURN_IF_ERROR(outbox_->Enqueue(db_, a, "collector", /*update=*/true).status());
   }
   return Status::Ok();
 }
@@ -325,6 +324,7 @@ void AuditFeed::OnRollback() {
     pending_alerts_.insert(pending_alerts_.end(), std::make_move_iterator(detector_alerts_in_txn_.begin()),
                            std::make_move_iterator(detector_alerts_in_txn_.end()));
   }
+  if (outbox_) outbox_->RolledBack();
   in_txn_.clear();
   alerts_in_txn_.clear();
   detector_entries_in_txn_.clear();

@@ -26,7 +26,11 @@ class AuditFeedTest : public ::testing::Test {
     auto log = audit::AuditLog::Open(store_->writer_db(), *key, {.origin = "custos.audit/test"});
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
-    feed_ = std::make_unique<AuditFeed>(*log_, *store_, nullptr, nullptr, metrics_);
+    ASSERT_TRUE(CreateOutboxTable(store_->writer_db()).ok());
+    // Not started: what is queued stays in the outbox table.
+    outbox_ = std::make_unique<AlertOutbox>(
+        dir_ + "/custos.db", AlertingOptions{.targets = {{.url = "http://127.0.0.1:9"}}}, metrics_);
+    feed_ = std::make_unique<AuditFeed>(*log_, *store_, nullptr, outbox_.get(), metrics_);
     feed_->SetNewErrorTemplates(&new_errors_);
     feed_->SetSlos(&slos_);
     store_->SetCommitHook(
@@ -46,6 +50,7 @@ class AuditFeedTest : public ::testing::Test {
 
   void TearDown() override {
     feed_.reset();
+    outbox_.reset();
     log_.reset();
     store_.reset();
     (void)std::system(("rm -rf " + dir_).c_str());
@@ -101,6 +106,7 @@ class AuditFeedTest : public ::testing::Test {
   slo::SloTracker slos_{{{.name = "checkout-availability", .service = "checkout"}}, metrics_};
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<audit::AuditLog> log_;
+  std::unique_ptr<AlertOutbox> outbox_;
   std::unique_ptr<AuditFeed> feed_;
   bool fail_next_commit_ = false;
   int rollbacks_ = 0;
@@ -127,6 +133,10 @@ TEST_F(AuditFeedTest, ABatchSentAgainAfterARollbackCountsOnceAndKeepsItsAlert) {
   // is stored and audited once; the detector saw the statement once.
   EXPECT_EQ(Count("SELECT count(*) FROM alerts WHERE rule = 'log.new-error-template'"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM alerts WHERE alert_node = 'n1'"), 1);
+  // And it is queued for delivery: the rolled-back queueing does not count
+  // as a repeat.
+  EXPECT_EQ(Count("SELECT count(*) FROM alert_outbox"), 1);
+  EXPECT_EQ(metrics_.Value("custos_collector_alerts_repeats_total"), 0);
   EXPECT_EQ(log_->size(), audit_before + 1);
   EXPECT_EQ(metrics_.Value("custos_collector_new_error_template_alerts_total"), 1);
   // The SLO counted its three requests once, not six.

@@ -328,8 +328,12 @@ void Collector::RunIncidents() {
   }
   DeliverUpdates(annotated);
   RunDrift();
-  s = new_errors_->Save(db);
-  if (!s.ok()) log::Error("incidents", "saving learned error statements failed; retrying", {{"error", s.ToString()}});
+  // Not while alerts wait to be stored (after a rollback): a crash between
+  // would leave a statement known whose alert was never stored.
+  if (!audit_feed_->HasPending()) {
+    s = new_errors_->Save(db);
+    if (!s.ok()) log::Error("incidents", "saving learned error statements failed; retrying", {{"error", s.ToString()}});
+  }
   slo::SloTracker::Signals slo = slos_->Evaluate(now);
   for (policy::Alert& a : slo.raised) audit_feed_->PostAlert(std::move(a));
   DeliverRefreshes(slo.refresh);
@@ -352,10 +356,12 @@ void Collector::DeliverUpdates(const std::vector<std::pair<policy::Alert, std::s
   s = s.ok() ? db.Exec("COMMIT") : s;
   if (!s.ok()) {
     (void)db.Exec("ROLLBACK");
+    outbox_->RolledBack();
     log::Error("alerting", "queueing alert updates failed; Alertmanager ends the alerts on its own after resolve_after",
                {{"error", s.ToString()}});
     return;
   }
+  outbox_->Committed();
   outbox_->Notify();
 }
 

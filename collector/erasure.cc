@@ -23,8 +23,8 @@ Result<std::string> AccessEventsOf(const std::string& subject, std::string* valu
     *value = subject.substr(4);
     int64_t uid = 0;
     auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), uid);
-    if (value->empty() || ec != std::errc() || end != value->data() + value->size()) {
-      return InvalidArgument("subject '" + subject + "': a uid is a number");
+    if (!value->empty() && (ec != std::errc() || end != value->data() + value->size())) {
+      return InvalidArgument("a uid subject takes a number");  // not echoed: it is personal data
     }
     return std::string("coalesce(user, '') = '' AND coalesce(service_identity, '') = '' AND uid = ?1");
   }
@@ -43,6 +43,8 @@ Result<uint64_t> Run(store::Db& db, const std::string& sql, const std::string& v
 Result<StoreErasure> EraseSubjectFromStore(store::Db& db, const std::string& subject) {
   std::string value;
   CUSTOS_ASSIGN_OR_RETURN(std::string access_where, AccessEventsOf(subject, &value));
+  // "user:" would match every event without a user name: refused.
+  if (!access_where.empty() && value.empty()) return InvalidArgument("the subject names no one after its kind");
   StoreErasure out;
   if (!access_where.empty()) {
     CUSTOS_ASSIGN_OR_RETURN(out.access_events,

@@ -102,7 +102,15 @@ TEST_F(ErasureTest, AUidIsThePrincipalOnlyWithoutANameOrIdentity) {
   EXPECT_EQ(erased->alerts, 1u);
   auto bad = EraseSubjectFromStore(db(), "uid:alice");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("a uid is a number"), std::string::npos) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("a uid subject takes a number"), std::string::npos) << bad.status().ToString();
+  EXPECT_EQ(bad.status().ToString().find("alice"), std::string::npos) << "the subject is logged with the error";
+  // A kind with no one after it would match everyone without a name.
+  for (const char* nobody : {"user:", "service:", "uid:"}) {
+    auto refused = EraseSubjectFromStore(db(), nobody);
+    ASSERT_FALSE(refused.ok()) << nobody;
+    EXPECT_NE(refused.status().message().find("names no one"), std::string::npos) << refused.status().ToString();
+  }
+  EXPECT_EQ(Text("SELECT object FROM access_events WHERE object IS NOT NULL"), "/data/patients/alice.csv");
   // Another kind of subject names no access event; nothing fails.
   erased = EraseSubjectFromStore(db(), "email:alice@example.org");
   ASSERT_TRUE(erased.ok());

@@ -48,9 +48,9 @@ Status CreateOutboxTable(store::Db& db) {
   CUSTOS_RETURN_IF_ERROR(db.Exec(
       "CREATE TABLE IF NOT EXISTS alert_outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, target_kind TEXT NOT NULL, "
       "target_url TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
-      "next_attempt INTEGER NOT NULL, created INTEGER NOT NULL, last_error TEXT);"
+      "next_attempt INTEGER NOT NULL, created INTEGER NOT NULL, last_error TEXT, subject TEXT);"
       "CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox(next_attempt);"));
-  // The person an alert's text names, for erasure.
+  // subject (the person an alert's text names, for erasure) came later.
   return store::AddColumnIfMissing(db, "alert_outbox", "subject", "TEXT");
 }
 
@@ -194,6 +194,8 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
                {{"rule", alert.rule}, {"max_outbox", std::to_string(options_.max_outbox)}});
     return std::string();
   }
+  auto previous = last_queued_.find(p.fingerprint);
+  undo_.emplace_back(p.fingerprint, previous == last_queued_.end() ? std::nullopt : std::optional(previous->second));
   last_queued_[p.fingerprint] = now;
   for (const AlertTarget& t : options_.targets) {
     std::string kind(KindName(t.kind));
@@ -212,6 +214,18 @@ Result<std::string> AlertOutbox::Enqueue(store::Db& db, const policy::Alert& ale
     ++queued_rows_;
   }
   return std::string();
+}
+
+void AlertOutbox::RolledBack() {
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    if (it->second) {
+      last_queued_[it->first] = *it->second;
+    } else {
+      last_queued_.erase(it->first);
+    }
+  }
+  undo_.clear();
+  queued_rows_ = -1;  // count again
 }
 
 void AlertOutbox::Notify() {

@@ -22,14 +22,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <map>
 
 #include "collector/alerting/silences.h"
 #include "collector/store/sqlite_db.h"
@@ -98,6 +98,11 @@ class AlertOutbox {
   void SetSilences(const Silences* silences) { silences_ = silences; }
   // After the transaction commits: wakes the delivery thread.
   void Notify();
+  // The writer's transaction that called Enqueue() committed, or rolled
+  // back: then what Enqueue() remembered in it is forgotten (an alert not
+  // stored was not queued, so storing it again queues it).
+  void Committed() { undo_.clear(); }
+  void RolledBack();
 
   Status Start();
   void Stop();
@@ -120,6 +125,8 @@ class AlertOutbox {
   std::vector<std::unordered_map<std::string, int64_t>> inhibiting_;
   std::unique_ptr<store::Statement> insert_, count_;
   int64_t queued_rows_ = -1;  // rows in the outbox as the writer last counted them
+  // last_queued_ entries as they were before the running transaction.
+  std::vector<std::pair<std::string, std::optional<int64_t>>> undo_;
   // Delivery thread.
   std::thread thread_;
   std::mutex mu_;

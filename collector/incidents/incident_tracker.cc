@@ -274,7 +274,8 @@ Status IncidentTracker::StoreAnalysis(store::Db& db, int64_t id, const rca::RcaR
   IncidentEvent e{.kind = IncidentEvent::Kind::kAnalysed, .id = id, .title = summary, .details = j};
   // The incident's alerts, sent again with the analysis in their annotations.
   CUSTOS_ASSIGN_OR_RETURN(auto alerts, db.Prepare("SELECT ts, rule, severity, message, labels, record_kind, count, "
-                                                  "policy_version, alert_node FROM alerts WHERE incident = ?1 "
+                                                  "policy_version, alert_node, coalesce(subject, '') FROM alerts "
+                                                  "WHERE incident = ?1 "
                                                   "AND suppressed_by IS NULL ORDER BY rowid LIMIT ?2"));
   alerts->Bind(1, id);
   alerts->Bind(2, static_cast<int64_t>(options_.annotate_max_alerts));
@@ -293,6 +294,7 @@ Status IncidentTracker::StoreAnalysis(store::Db& db, int64_t id, const rca::RcaR
     a.kind = alerts->Text(5);
     a.count = static_cast<uint64_t>(alerts->Int(6));
     a.policy_version = alerts->Text(7);
+    a.subject = alerts->Text(9);  // its outbox row stays erasable
     a.annotations = {{"incident", std::to_string(id)}, {"rca", summary}};
     if (!report.candidates.empty()) {
       a.annotations.emplace_back("rca_top_entity", report.candidates[0].entity);

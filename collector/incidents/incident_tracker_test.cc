@@ -209,6 +209,14 @@ TEST(IncidentTracker, ResolvesWhenQuietAndBoundsOpenIncidents) {
   ASSERT_TRUE(f.store->DeleteOlderThan(std::stoll(resolved_at) + 1).ok());
   EXPECT_EQ(f.Text("SELECT count(*) FROM incidents"), "1");
   EXPECT_EQ(f.Text("SELECT count(*) FROM incidents WHERE resolved IS NULL"), "1");
+  // Once it is resolved and old too, it stays as the newest: the next
+  // incident's id follows it, never one the audit log already names.
+  const std::string last = f.Text("SELECT max(id) FROM incidents");
+  events.clear();
+  EXPECT_TRUE(t.Tick(*f.db, kT0 + 60 * kMin, events).ok());
+  ASSERT_TRUE(f.store->DeleteOlderThan(INT64_MAX).ok());
+  EXPECT_EQ(f.Text("SELECT count(*) FROM incidents"), "1");
+  EXPECT_GT(f.Raise(t, MakeAlert("d", kT0 + 70 * kMin), events), std::stoll(last));
 }
 
 }  // namespace

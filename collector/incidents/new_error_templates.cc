@@ -68,8 +68,15 @@ std::vector<policy::Alert> NewErrorTemplates::Observe(const v1::Batch& batch) {
 
 bool NewErrorTemplates::Learn(const std::string& service, Service& s, const rca::ParsedLog& parsed, int64_t t,
                               std::string* statement) {
+  auto seen = [&](bool by_words, const std::string& text) {
+    int64_t& last = seen_[{service, by_words, text}];
+    last = std::max(last, t);
+  };
   std::string tpl = rca::LocationTemplate(parsed);
-  if (!tpl.empty() && s.locations.count(tpl)) return false;
+  if (!tpl.empty() && s.locations.count(tpl)) {
+    seen(false, tpl);
+    return false;
+  }
   if (templates_ >= options_.max_templates) {
     untracked_.Increment();
     return false;
@@ -77,8 +84,12 @@ bool NewErrorTemplates::Learn(const std::string& service, Service& s, const rca:
   const bool by_words = tpl.empty();
   if (by_words) {
     rca::DrainParser::Match m = s.words.Add(parsed.level + " " + parsed.message);
-    if (!m.created) return false;
+    if (!m.created) {
+      if (auto known = s.word_statements.find(m.id); known != s.word_statements.end()) seen(true, known->second);
+      return false;
+    }
     tpl = m.text;
+    s.word_statements[m.id] = tpl;
   } else {
     s.locations.insert(tpl);
   }
@@ -94,7 +105,8 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS error_template_services(service TEXT PRIMARY KEY, first_seen INTEGER NOT NULL)
   WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS error_templates(service TEXT NOT NULL, by_words INTEGER NOT NULL,
-  statement TEXT NOT NULL, learned INTEGER NOT NULL, PRIMARY KEY(service, by_words, statement)) WITHOUT ROWID;
+  statement TEXT NOT NULL, learned INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+  PRIMARY KEY(service, by_words, statement)) WITHOUT ROWID;
 )sql";
 
 }  // namespace
@@ -118,7 +130,9 @@ Status NewErrorTemplates::Load(store::Db& db) {
     // A statement known by its words is its template ("ERROR user <*> not
     // found"): added to Drain again, it matches the lines it matched.
     if (statements->Int(1) != 0) {
-      it->second.words.Add(statements->Text(2));
+      const std::string text = statements->Text(2);
+      rca::DrainParser::Match m = it->second.words.Add(text);
+      if (m.id != 0) it->second.word_statements.try_emplace(m.id, text);
     } else {
       it->second.locations.insert(statements->Text(2));
     }
@@ -128,7 +142,7 @@ Status NewErrorTemplates::Load(store::Db& db) {
 }
 
 Status NewErrorTemplates::Save(store::Db& db) {
-  if (dirty_services_.empty() && unsaved_.empty()) return Status::Ok();
+  if (dirty_services_.empty() && unsaved_.empty() && seen_.empty()) return Status::Ok();
   CUSTOS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Status s = [&]() -> Status {
     CUSTOS_ASSIGN_OR_RETURN(
@@ -140,14 +154,25 @@ Status NewErrorTemplates::Save(store::Db& db) {
       CUSTOS_RETURN_IF_ERROR(service->Exec());
     }
     CUSTOS_ASSIGN_OR_RETURN(auto statement,
-                            db.Prepare("INSERT OR IGNORE INTO error_templates(service, by_words, statement, learned) "
-                                       "VALUES(?1, ?2, ?3, ?4)"));
+                            db.Prepare("INSERT OR IGNORE INTO error_templates(service, by_words, statement, learned, "
+                                       "last_seen) VALUES(?1, ?2, ?3, ?4, ?4)"));
     for (const Learned& l : unsaved_) {
       statement->Bind(1, l.service);
       statement->Bind(2, int64_t{l.by_words ? 1 : 0});
       statement->Bind(3, l.statement);
       statement->Bind(4, l.time);
       CUSTOS_RETURN_IF_ERROR(statement->Exec());
+    }
+    CUSTOS_ASSIGN_OR_RETURN(auto sighting,
+                            db.Prepare("UPDATE error_templates SET last_seen = max(last_seen, ?4) "
+                                       "WHERE service = ?1 AND by_words = ?2 AND statement = ?3"));
+    for (const auto& [key, time] : seen_) {
+      const auto& [service_name, by_words, text] = key;
+      sighting->Bind(1, service_name);
+      sighting->Bind(2, int64_t{by_words ? 1 : 0});
+      sighting->Bind(3, text);
+      sighting->Bind(4, time);
+      CUSTOS_RETURN_IF_ERROR(sighting->Exec());
     }
     return db.Exec("COMMIT");
   }();
@@ -157,6 +182,7 @@ Status NewErrorTemplates::Save(store::Db& db) {
   }
   dirty_services_.clear();
   unsaved_.clear();
+  seen_.clear();
   return Status::Ok();
 }
 

@@ -14,7 +14,10 @@
 // by Load() at start, so a restart neither warms every service up again (an
 // hour without these alerts) nor alerts again on statements known before it.
 // A statement known by its words is kept as its template when first seen;
-// Load() rebuilds Drain from those.
+// Load() rebuilds Drain from those. Each statement's last sighting is kept
+// too, so that the store's retention forgets statements not seen within it
+// (a statement known by its words keeps the words of its first line, which
+// may name a person).
 //
 // Bounded: at most max_templates templates over all services; past it no
 // more are learned and none alerted, counted in
@@ -24,7 +27,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -63,7 +68,9 @@ class NewErrorTemplates {
     int64_t first_seen = 0;
     std::unordered_set<std::string> locations;  // statements known by their source location
     rca::DrainParser words;                     // the others, by their words (Drain)
+    std::unordered_map<uint64_t, std::string> word_statements;  // Drain template id -> statement as kept
   };
+  using StatementKey = std::tuple<std::string, bool, std::string>;  // service, by words, statement
   struct Learned {
     std::string service, statement;
     bool by_words;
@@ -78,6 +85,7 @@ class NewErrorTemplates {
   // Not saved yet.
   std::unordered_set<std::string> dirty_services_;
   std::vector<Learned> unsaved_;
+  std::map<StatementKey, int64_t> seen_;  // known statements seen again -> latest time
   Counter& alerts_;
   Counter& untracked_;
 };

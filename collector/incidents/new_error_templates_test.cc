@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "collector/store/sqlite_store.h"
+
 namespace custos::collector {
 namespace {
 
@@ -104,56 +106,62 @@ TEST(NewErrorTemplates, LevelsFromTextJsonAndSeverityAreAllSeen) {
 namespace custos::collector {
 namespace {
 
-TEST(NewErrorTemplates, WhatWasLearnedOutlivesARestart) {
-  char tmpl[] = "/tmp/custos_errtpl_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto db = store::Db::Open(dir + "/custos.db", /*create=*/true);
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
-  MetricsRegistry metrics;
+// A real store file for what the detector keeps.
+class NewErrorTemplatesStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/custos_errtpl_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    auto store = store::SqliteStore::Open({.path = dir_ + "/custos.db"});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    db_ = &store_->writer_db();
+  }
+  void TearDown() override {
+    store_.reset();
+    (void)std::system(("rm -rf " + dir_).c_str());
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  store::Db* db_ = nullptr;
+  MetricsRegistry metrics_;
+};
+
+TEST_F(NewErrorTemplatesStore, WhatWasLearnedIsKeptEvenPastAFailedSave) {
   {
-    NewErrorTemplates before({}, metrics);
-    ASSERT_TRUE(before.Load(**db).ok());
+    NewErrorTemplates before({}, metrics_);
+    ASSERT_TRUE(before.Load(*db_).ok());
     // The warm-up hour: learned, not alerted.
     EXPECT_TRUE(before.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
                                      {1, "checkout", "ERROR coupon WINTER for alice expired"}}))
                     .empty());
-    ASSERT_TRUE(before.Save(**db).ok());
+    ASSERT_TRUE(before.Save(*db_).ok());
     // Learned after the last save: kept for the next, even past a failure.
     EXPECT_EQ(before.Observe(Logs({{70, "checkout", "ERROR c.s.Pay#9 card declined"}})).size(), 1u);
-    ASSERT_TRUE((*db)->Exec("DROP TABLE error_templates").ok());
-    EXPECT_FALSE(before.Save(**db).ok());
-    ASSERT_TRUE(before.Load(**db).ok());  // the table again (and nothing new to learn from it)
-    ASSERT_TRUE(before.Save(**db).ok());
+    ASSERT_TRUE(db_->Exec("DROP TABLE error_templates").ok());
+    EXPECT_FALSE(before.Save(*db_).ok());
+    ASSERT_TRUE(before.Load(*db_).ok());  // the table again, empty
+    ASSERT_TRUE(before.Save(*db_).ok());
   }
-  NewErrorTemplates after({}, metrics);
-  ASSERT_TRUE(after.Load(**db).ok());
+  NewErrorTemplates after({}, metrics_);
+  ASSERT_TRUE(after.Load(*db_).ok());
   EXPECT_EQ(after.templates(), 1u);  // the dropped table took the first two with it
-  ASSERT_TRUE((*db)->Exec("DELETE FROM error_templates").ok());
-  {
-    NewErrorTemplates again({}, metrics);
-    ASSERT_TRUE(again.Load(**db).ok());
-    EXPECT_EQ(again.templates(), 0u);
-  }
-  (void)std::system(("rm -rf " + dir).c_str());
+  EXPECT_TRUE(after.Observe(Logs({{80, "checkout", "ERROR c.s.Pay#9 card declined again"}})).empty());
 }
 
-TEST(NewErrorTemplates, ARestartedCollectorNeitherWarmsUpAgainNorRepeatsItself) {
-  char tmpl[] = "/tmp/custos_errtpl_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
-  auto db = store::Db::Open(dir + "/custos.db", /*create=*/true);
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
-  MetricsRegistry metrics;
+TEST_F(NewErrorTemplatesStore, ARestartedCollectorNeitherWarmsUpAgainNorRepeatsItself) {
   {
-    NewErrorTemplates before({}, metrics);
-    ASSERT_TRUE(before.Load(**db).ok());
+    NewErrorTemplates before({}, metrics_);
+    ASSERT_TRUE(before.Load(*db_).ok());
     EXPECT_TRUE(before.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
                                      {1, "checkout", "ERROR coupon WINTER for alice expired"},
                                      {2, "checkout", "ERROR coupon SPRING for bob expired"}}))
                     .empty());
-    ASSERT_TRUE(before.Save(**db).ok());
+    ASSERT_TRUE(before.Save(*db_).ok());
   }
-  NewErrorTemplates after({}, metrics);
-  ASSERT_TRUE(after.Load(**db).ok());
+  NewErrorTemplates after({}, metrics_);
+  ASSERT_TRUE(after.Load(*db_).ok());
   EXPECT_EQ(after.templates(), 2u);
   // Ninety minutes in, after the restart: checkout's hour of warm-up is
   // behind it, the statements it knew stay known (by location, and by
@@ -163,7 +171,35 @@ TEST(NewErrorTemplates, ARestartedCollectorNeitherWarmsUpAgainNorRepeatsItself) 
                                     {92, "checkout", "ERROR c.s.Cart#61 price service timed out"}}));
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].labels[1].second, "ERROR c.s.Cart#61");
-  (void)std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_F(NewErrorTemplatesStore, RetentionForgetsStatementsNotSeenWithinIt) {
+  {
+    NewErrorTemplates before({}, metrics_);
+    ASSERT_TRUE(before.Load(*db_).ok());
+    EXPECT_TRUE(before.Observe(Logs({{0, "checkout", "ERROR c.s.Cart#40 cart 17 not found"},
+                                     {1, "checkout", "ERROR coupon WINTER for alice expired"}}))
+                    .empty());
+    ASSERT_TRUE(before.Save(*db_).ok());
+    // Both seen again later, by location and by other words.
+    EXPECT_TRUE(before.Observe(Logs({{100, "checkout", "ERROR c.s.Cart#40 cart 18 not found"}})).empty());
+    EXPECT_TRUE(before.Observe(Logs({{110, "checkout", "ERROR coupon SPRING for bob expired"}})).empty());
+    ASSERT_TRUE(before.Save(*db_).ok());
+  }
+  // A retention that ends between the two sightings keeps both; one past
+  // the first drops only it.
+  ASSERT_TRUE(store_->DeleteOlderThan(kT0 + 50 * kMinute).ok());
+  NewErrorTemplates kept({}, metrics_);
+  ASSERT_TRUE(kept.Load(*db_).ok());
+  EXPECT_EQ(kept.templates(), 2u);
+  ASSERT_TRUE(store_->DeleteOlderThan(kT0 + 105 * kMinute).ok());
+  NewErrorTemplates after({}, metrics_);
+  ASSERT_TRUE(after.Load(*db_).ok());
+  EXPECT_EQ(after.templates(), 1u);
+  auto alerts = after.Observe(Logs({{120, "checkout", "ERROR c.s.Cart#40 cart 19 not found"},
+                                    {121, "checkout", "ERROR coupon WINTER for carol expired"}}));
+  ASSERT_EQ(alerts.size(), 1u);  // the forgotten one is news again
+  EXPECT_EQ(alerts[0].labels[1].second, "ERROR c.s.Cart#40");
 }
 
 }  // namespace

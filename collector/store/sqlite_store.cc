@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS gaps(
 CREATE INDEX IF NOT EXISTS gaps_ts ON gaps(ts);
 CREATE TABLE IF NOT EXISTS alerts(
   ts INTEGER NOT NULL, resource INTEGER NOT NULL, rule TEXT, severity TEXT, message TEXT, labels TEXT,
-  record_kind TEXT, count INTEGER, policy_version TEXT, alert_node TEXT, suppressed_by TEXT);
+  record_kind TEXT, count INTEGER, policy_version TEXT, alert_node TEXT, suppressed_by TEXT, incident INTEGER,
+  subject TEXT);
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);
 )sql";
 
@@ -433,16 +434,24 @@ Result<uint64_t> SqliteStore::DeleteOlderThan(int64_t cutoff) {
   CUSTOS_ASSIGN_OR_RETURN(auto del_batches, db_->Prepare("DELETE FROM batches WHERE received < ?1"));
   del_batches->Bind(1, cutoff);
   CUSTOS_RETURN_IF_ERROR(del_batches->Exec());
-  // Incidents resolved before the cutoff go with their alerts (the table is
-  // the incident tracker's, absent where it does not run).
-  CUSTOS_ASSIGN_OR_RETURN(auto has_incidents,
-                          db_->Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'incidents'"));
-  CUSTOS_ASSIGN_OR_RETURN(bool row, has_incidents->Step());
-  if (row && has_incidents->Int(0) == 1) {
-    CUSTOS_ASSIGN_OR_RETURN(auto del_incidents,
-                            db_->Prepare("DELETE FROM incidents WHERE resolved IS NOT NULL AND resolved < ?1"));
-    del_incidents->Bind(1, cutoff);
-    CUSTOS_RETURN_IF_ERROR(del_incidents->Exec());
+  // The incident tracker's tables, absent where it does not run:
+  //  - incidents resolved before the cutoff go, as their alerts have. The
+  //    newest stays: ids come from the largest one, and one used again
+  //    would name two incidents in the audit log;
+  //  - error statements not seen since the cutoff are forgotten (their
+  //    words may name a person).
+  static const std::array<std::array<const char*, 2>, 2> kTrackerTables = {
+      {{"incidents", "DELETE FROM incidents WHERE resolved IS NOT NULL AND resolved < ?1 "
+                     "AND id < (SELECT max(id) FROM incidents)"},
+       {"error_templates", "DELETE FROM error_templates WHERE last_seen < ?1"}}};
+  for (const auto& [table, sql] : kTrackerTables) {
+    CUSTOS_ASSIGN_OR_RETURN(auto exists, db_->Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                                      "name = '" + std::string(table) + "'"));
+    CUSTOS_ASSIGN_OR_RETURN(bool row, exists->Step());
+    if (!row || exists->Int(0) != 1) continue;
+    CUSTOS_ASSIGN_OR_RETURN(auto del, db_->Prepare(sql));
+    del->Bind(1, cutoff);
+    CUSTOS_RETURN_IF_ERROR(del->Exec());
   }
   return total;
 }
