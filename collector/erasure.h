@@ -4,8 +4,10 @@
 // waiting in the outbox. A subject is named as the audit log names it:
 // "user:NAME", "service:IDENTITY" or "uid:N" (see AccessSubject).
 //
-// Not reached: free text elsewhere (log lines; retention bounds them) and
-// copies already delivered to Alertmanager or webhooks.
+// Not reached: free text elsewhere (log lines, learned error statements;
+// retention bounds them) and copies already delivered to Alertmanager or
+// webhooks. The access events are scanned whole: no index on principals
+// slows every insert for a rare request.
 #pragma once
 
 #include <cstdint>

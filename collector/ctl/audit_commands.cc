@@ -188,8 +188,8 @@ int AuditErase(const Args& args) {
       "erased %llu personal payloads of the subject from the audit log, and from the store its principal and "
       "paths in %llu access events and the text of %llu alerts (%llu waiting for delivery); the erasure itself is "
       "audited (record %llu)\n"
-      "not reached: alerts already delivered to Alertmanager or webhooks, and free-text log lines (retention "
-      "bounds them)\n",
+      "not reached: alerts already delivered to Alertmanager or webhooks, free-text log lines and learned error "
+      "statements (retention bounds them)\n",
       count("erased_payloads"), count("erased_access_events"), count("erased_alert_messages"),
       count("erased_outbox_messages"), static_cast<unsigned long long>(body.value("audit_size", uint64_t{1}) - 1));
   return 0;
