@@ -58,14 +58,15 @@ struct Fixture {
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     auto st = db->Prepare(
         "INSERT INTO alerts(ts, resource, rule, severity, message, labels, record_kind, count, "
-        "alert_node, incident) VALUES(?1, 0, ?2, ?3, ?4, '{\"service\":\"checkout\"}', 'logs', 1, "
-        "'node-1', ?5)");
+        "alert_node, incident, subject) VALUES(?1, 0, ?2, ?3, ?4, '{\"service\":\"checkout\"}', 'logs', 1, "
+        "'node-1', ?5, nullif(?6, ''))");
     EXPECT_TRUE(st.ok());
     (*st)->Bind(1, a.time_unix_nano);
     (*st)->Bind(2, a.rule);
     (*st)->Bind(3, a.severity);
     (*st)->Bind(4, a.message);
     (*st)->Bind(5, *id);
+    (*st)->Bind(6, a.subject);
     EXPECT_TRUE((*st)->Exec().ok());
     return *id;
   }
@@ -137,7 +138,9 @@ TEST(IncidentTracker, AnalysesADueIncidentAndAnnotatesItsAlerts) {
       f.metrics);
   t.Start();
   std::vector<IncidentEvent> events;
-  int64_t id = f.Raise(t, MakeAlert("errors.burst", kT0), events);
+  policy::Alert about_alice = MakeAlert("errors.burst", kT0);
+  about_alice.subject = "user:alice";
+  int64_t id = f.Raise(t, about_alice, events);
   // Not due before rca_delay (5 min) has passed.
   EXPECT_TRUE(t.Tick(*f.db, kT0 + 4 * kMin, events).ok());
   EXPECT_EQ(f.Text("SELECT coalesce(rca_at, 'none') FROM incidents"), "none");
@@ -153,6 +156,7 @@ TEST(IncidentTracker, AnalysesADueIncidentAndAnnotatesItsAlerts) {
   const policy::Alert& annotated = analysed->alerts[0].first;
   EXPECT_EQ(analysed->alerts[0].second, "node-1");
   EXPECT_EQ(annotated.rule, "errors.burst");
+  EXPECT_EQ(annotated.subject, "user:alice");  // its outbox row stays erasable
   ASSERT_EQ(annotated.labels.size(), 1u);  // the same identity as the first delivery
   std::map<std::string, std::string> ann(annotated.annotations.begin(), annotated.annotations.end());
   EXPECT_EQ(ann["incident"], std::to_string(id));
