@@ -125,12 +125,13 @@ int Direction(Group g) {
   }
 }
 
-// The floor of a share: 10 % of it, 0.02 at least.
-double ShareFloor(double m) { return std::max(0.02, 0.1 * m); }
-// The highest z of a share, every request having changed: 1 / 0.02.
-constexpr double kAllRequestsZ = 50;
+// The floor of a share: 10 % of it, kMinShareFloor at least.
+constexpr double kMinShareFloor = 0.02;
+double ShareFloor(double m) { return std::max(kMinShareFloor, 0.1 * m); }
+// The highest z of a share near 0, every request having changed: 50.
+constexpr double kAllRequestsZ = 1 / kMinShareFloor;
 
-// 10 % of the distance to the nearest whole number, 0.02 at least.
+// 10 % of the distance to the nearest whole number, kMinShareFloor at least.
 double WholeNumberFloor(double m) { return ShareFloor(std::fabs(m - std::round(m))); }
 
 // The noise floor of the scale, in the series' unit (FINDINGS.md §3.3).
